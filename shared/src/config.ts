@@ -1,0 +1,146 @@
+import { parse as parseDotenv } from 'dotenv';
+import { z } from 'zod';
+
+/**
+ * Every setting of every role, in one place: its schema, default, and the line that documents it.
+ * `.env.example` and README's configuration table are checked against this list by a test.
+ */
+interface Setting<S extends z.ZodType> {
+  schema: S;
+  description: string;
+  /** Shown in .env.example and the README; absent means "no default". */
+  default?: string;
+  /** Never printed back, not even in error messages. */
+  secret?: boolean;
+}
+
+const setting = <S extends z.ZodType>(
+  schema: S,
+  description: string,
+  options: Omit<Setting<S>, 'schema' | 'description'> = {},
+): Setting<S> => ({
+  schema,
+  description,
+  ...options,
+});
+
+const port = z.coerce.number().int().min(1).max(65535);
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const url = (...protocols: string[]) =>
+  z.url({
+    protocol: new RegExp(`^(${protocols.join('|')})$`),
+    error: `expected a ${protocols.join(' or ')} URL`,
+  });
+
+export const SETTINGS = {
+  COCOON_DATA_DIR: setting(
+    z.string().min(1),
+    'Folder for the embedded database, the local chain and caches',
+    { default: '.cocoon' },
+  ),
+  LOG_LEVEL: setting(
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    'Log level (logs never hold prompts, posts or summaries)',
+    { default: 'info' },
+  ),
+  DATABASE_URL: setting(
+    url('postgres', 'postgresql'),
+    'Postgres server to share between processes; unset = embedded PGlite in the data folder',
+    { secret: true },
+  ),
+  TON_NETWORK: setting(
+    z.enum(['sandbox', 'testnet', 'mainnet']),
+    'TON network: sandbox is a local chain (real TVM) saved in the data folder',
+    { default: 'sandbox' },
+  ),
+  TON_ENDPOINT: setting(url('http', 'https'), 'toncenter-compatible JSON-RPC endpoint for testnet/mainnet'),
+  TON_API_KEY: setting(z.string().min(1), 'API key for TON_ENDPOINT', { secret: true }),
+  TON_MNEMONIC: setting(
+    z.string().regex(/^(\S+ ){23}\S+$/, 'expected 24 words'),
+    'Operator wallet mnemonic (24 words) for testnet/mainnet',
+    { secret: true },
+  ),
+  PROXY_HOST: setting(z.string().min(1), 'Address the proxy listens on', { default: '127.0.0.1' }),
+  PROXY_PORT: setting(port, 'Port of the proxy (client HTTP API and worker WebSocket)', { default: '8480' }),
+  PROXY_URL: setting(url('http', 'https'), 'Proxy a worker or client talks to', {
+    default: 'http://127.0.0.1:8480',
+  }),
+  WORKER_MODELS: setting(
+    z.string().min(1),
+    'Comma-separated models to serve: GGUF paths or hf: URIs, each optionally with =<price coefficient>; unset = a generated tiny demo model (gibberish, named as such)',
+  ),
+  WORKER_GPU: setting(z.enum(['auto', 'cpu', 'cuda', 'vulkan', 'metal']), 'GPU backend for llama.cpp', {
+    default: 'auto',
+  }),
+  WORKER_ATTESTATION: setting(
+    z.enum(['tdx', 'dev']),
+    'Attestation provider: tdx (Intel TDX via configfs-tsm) or dev (no TEE, insecure)',
+    { default: 'dev' },
+  ),
+  WORKER_PAYOUT_ADDRESS: setting(z.string().min(1), "TON address that receives the worker's earnings"),
+  ATTESTATION_ALLOW_DEV: setting(bool, 'Accept insecure dev attestations (only for local networks)', {
+    default: 'true',
+  }),
+  APP_HOST: setting(z.string().min(1), 'Address the Mini App server listens on', { default: '127.0.0.1' }),
+  APP_PORT: setting(port, 'Port of the Mini App server and its /api', { default: '8080' }),
+  PUBLIC_URL: setting(url('http', 'https'), 'Public HTTPS URL of the Mini App server (what Telegram opens)'),
+  BOT_TOKEN: setting(
+    z.string().regex(/^\d+:[\w-]{20,}$/, 'expected a token from @BotFather like 123456:ABC-...'),
+    'Telegram bot token from @BotFather; unset = no bot',
+    { secret: true },
+  ),
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+type Schemas = typeof SETTINGS;
+export type Config = {
+  [K in SettingName]: Schemas[K] extends { default: string }
+    ? z.output<Schemas[K]['schema']>
+    : z.output<Schemas[K]['schema']> | undefined;
+};
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** Reads settings from the environment and, under it, an optional .env-format file's text. */
+export function loadConfig(env: Record<string, string | undefined>, fileText?: string): Config {
+  const fromFile = fileText === undefined ? {} : parseDotenv(fileText);
+  const problems: string[] = [];
+  const config: Record<string, unknown> = {};
+  for (const [name, definition] of Object.entries(SETTINGS) as [SettingName, Setting<z.ZodType>][]) {
+    const raw = nonEmpty(env[name]) ?? nonEmpty(fromFile[name]) ?? definition.default;
+    if (raw === undefined) {
+      config[name] = undefined;
+      continue;
+    }
+    const result = definition.schema.safeParse(raw);
+    if (result.success) {
+      config[name] = result.data;
+    } else {
+      const shown = definition.secret ? '(hidden)' : JSON.stringify(raw);
+      problems.push(`${name}=${shown}: ${result.error.issues.map((issue) => issue.message).join('; ')}`);
+    }
+  }
+  const unknown = Object.keys(fromFile).filter((key) => !(key in SETTINGS));
+  for (const key of unknown) problems.push(`${key}: unknown setting in the config file (see .env.example)`);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config as Config;
+}
+
+const nonEmpty = (value: string | undefined): string | undefined =>
+  value === undefined || value === '' ? undefined : value;
+
+/** The text of .env.example, generated from SETTINGS so that it cannot drift. */
+export function renderEnvExample(): string {
+  const lines = ['# Cocoon settings. Every one is optional; the defaults run the whole stack locally.', ''];
+  for (const [name, definition] of Object.entries(SETTINGS) as [SettingName, Setting<z.ZodType>][]) {
+    lines.push(`# ${definition.description}${definition.secret ? ' (secret: never commit it)' : ''}`);
+    lines.push(`${definition.default === undefined ? '# ' : ''}${name}=${definition.default ?? ''}`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { SignedReceipt } from '../receipt.js';
+import { SealedChunk, SealedJob } from './job.js';
+import { Hex32, JobId, Nanotons, PROTOCOL_VERSION } from './primitives.js';
+
+/**
+ * Messages between worker and proxy (one WebSocket the worker dials) and between client and proxy (HTTP).
+ * Nothing here holds content: jobs and answers travel sealed.
+ * The attestation bundle is validated by its own schema in attestation/, so it is opaque here.
+ */
+
+export const ModelOffer = z.object({
+  model: Hex32,
+  /** Human name shown in model lists (from GGUF metadata or the file name). */
+  name: z.string().min(1).max(200),
+  pricePerToken: Nanotons,
+  /** Basis points of 10000 applied to the Root's price (the GPU owner's coefficient). */
+  priceCoefficient: z.number().int().positive(),
+  contextSize: z.number().int().positive(),
+});
+export type ModelOffer = z.output<typeof ModelOffer>;
+
+export const WorkerLoad = z.object({
+  activeJobs: z.number().int().nonnegative(),
+  capacity: z.number().int().nonnegative(),
+});
+
+export const WorkerToProxy = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('hello'),
+    v: z.literal(PROTOCOL_VERSION),
+    bundle: z.unknown(),
+    models: z.array(ModelOffer).min(1),
+    payoutAddress: z.string().min(1),
+    load: WorkerLoad,
+  }),
+  z.object({ type: z.literal('heartbeat'), load: WorkerLoad }),
+  /** A fresh attestation after key rotation; the old key stays valid only for jobs in flight. */
+  z.object({ type: z.literal('rotated'), bundle: z.unknown() }),
+  z.object({ type: z.literal('chunk'), chunk: SealedChunk }),
+  z.object({ type: z.literal('receipt'), jobId: JobId, receipt: SignedReceipt }),
+  /** A job the worker could not start (content-free code; details go to the client sealed). */
+  z.object({
+    type: z.literal('refused'),
+    jobId: JobId,
+    code: z.enum(['busy', 'unknown_key', 'unknown_model', 'expired', 'malformed', 'draining']),
+  }),
+  z.object({ type: z.literal('draining') }),
+]);
+export type WorkerToProxy = z.output<typeof WorkerToProxy>;
+
+export const ProxyToWorker = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('welcome'), workerId: z.string().min(1) }),
+  z.object({ type: z.literal('rejected'), reason: z.string() }),
+  z.object({ type: z.literal('job'), job: SealedJob }),
+  z.object({ type: z.literal('cancel'), jobId: JobId }),
+]);
+export type ProxyToWorker = z.output<typeof ProxyToWorker>;
+
+/** One line of the NDJSON stream that answers `POST /v1/jobs`. */
+export const JobStreamEvent = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('accepted'), jobId: JobId, workerId: z.string() }),
+  z.object({ type: z.literal('chunk'), chunk: SealedChunk }),
+  z.object({ type: z.literal('receipt'), receipt: SignedReceipt }),
+  z.object({ type: z.literal('error'), code: z.string(), message: z.string() }),
+]);
+export type JobStreamEvent = z.output<typeof JobStreamEvent>;
+
+export const ApiError = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+export type ApiError = z.output<typeof ApiError>;

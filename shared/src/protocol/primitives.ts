@@ -1,0 +1,34 @@
+import { z } from 'zod';
+
+/** Wire primitives: every byte string travels as lowercase hex or base64, every amount as a decimal string. */
+export const PROTOCOL_VERSION = 1 as const;
+
+export const hexBytes = (length: number) =>
+  z
+    .string()
+    .regex(
+      new RegExp(`^[0-9a-f]{${length * 2}}$`),
+      `expected ${length} bytes as ${length * 2} lowercase hex digits`,
+    );
+
+/** 32-byte values: SHA-256 digests, Ed25519 and X25519 public keys. */
+export const Hex32 = hexBytes(32);
+/** 16-byte job ids. */
+export const JobId = hexBytes(16);
+
+export const Base64 = z
+  .string()
+  .regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'expected base64');
+
+/** Money is integer nanotons: a decimal string on the wire, a bigint in code. */
+export const Nanotons = z.codec(
+  z.string().regex(/^(0|[1-9][0-9]{0,29})$/, 'expected nanotons as a decimal integer string'),
+  z.bigint().nonnegative(),
+  {
+    decode: (text) => BigInt(text),
+    encode: (value) => value.toString(),
+  },
+);
+
+export const UnixSeconds = z.number().int().nonnegative();
+export const TokenCount = z.number().int().nonnegative().max(0xffffffff);

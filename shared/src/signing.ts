@@ -1,0 +1,26 @@
+import { ed25519 } from '@noble/curves/ed25519.js';
+
+/** Ed25519 keys for receipts, client requests and cumulative totals: the same scheme TON's check_signature uses. */
+export interface SigningKeyPair {
+  publicKey: Uint8Array;
+  secretKey: Uint8Array;
+}
+
+export function generateSigningKeyPair(seed?: Uint8Array): SigningKeyPair {
+  const { secretKey, publicKey } = ed25519.keygen(seed);
+  return { secretKey, publicKey };
+}
+
+export const signingPublicKey = (secretKey: Uint8Array): Uint8Array => ed25519.getPublicKey(secretKey);
+
+export const signBytes = (message: Uint8Array, secretKey: Uint8Array): Uint8Array =>
+  ed25519.sign(message, secretKey);
+
+export function verifyBytes(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+  try {
+    return ed25519.verify(signature, message, publicKey);
+  } catch {
+    // Malformed keys or signatures are simply not valid signatures.
+    return false;
+  }
+}

@@ -1,0 +1,94 @@
+import { Cell } from '@ton/core';
+import { describe, expect, it } from 'vitest';
+import { fromBase64, randomBytes, toBase64, toHex } from '../src/bytes.js';
+import { jobCost } from '../src/pricing.js';
+import {
+  type Receipt,
+  ReceiptError,
+  receiptFromCell,
+  receiptId,
+  receiptToCell,
+  signReceipt,
+  verifyReceipt,
+} from '../src/receipt.js';
+import { generateSigningKeyPair } from '../src/signing.js';
+
+const worker = generateSigningKeyPair();
+const hex32 = () => toHex(randomBytes(32));
+
+function sampleReceipt(): Receipt {
+  const usage = { promptTokens: 812, completionTokens: 164 };
+  const pricePerToken = 20n;
+  return {
+    jobId: toHex(randomBytes(16)),
+    client: hex32(),
+    model: hex32(),
+    ...usage,
+    pricePerToken,
+    amount: jobCost(usage, { pricePerToken, promptMultiplier: 10_000, completionMultiplier: 10_000 }),
+    requestHash: hex32(),
+    responseHash: hex32(),
+    worker: toHex(worker.publicKey),
+    time: 1_764_000_000,
+  };
+}
+
+/** Every field with a different value of the same type, to show that no field escapes the signature. */
+const changes: Record<keyof Receipt, (r: Receipt) => Receipt[keyof Receipt]> = {
+  jobId: () => toHex(randomBytes(16)),
+  client: hex32,
+  model: hex32,
+  promptTokens: (r) => r.promptTokens + 1,
+  completionTokens: (r) => r.completionTokens - 1,
+  pricePerToken: (r) => r.pricePerToken + 1n,
+  amount: (r) => r.amount + 1n,
+  requestHash: hex32,
+  responseHash: hex32,
+  worker: hex32,
+  time: (r) => r.time + 1,
+};
+
+describe('receipts', () => {
+  it('round-trips through a TON cell', () => {
+    const receipt = sampleReceipt();
+    expect(receiptFromCell(receiptToCell(receipt))).toEqual(receipt);
+  });
+
+  it('signs and verifies, and names the receipt by its cell hash', () => {
+    const receipt = sampleReceipt();
+    const signed = signReceipt(receipt, worker.secretKey);
+    expect(verifyReceipt(signed, receipt.worker)).toEqual(receipt);
+    const [cell] = Cell.fromBoc(Buffer.from(fromBase64(signed.boc)));
+    expect(receiptId(receipt)).toBe(cell?.hash().toString('hex'));
+  });
+
+  it.each(Object.keys(changes) as (keyof Receipt)[])('fails when %s is changed after signing', (field) => {
+    const receipt = sampleReceipt();
+    const signed = signReceipt(receipt, worker.secretKey);
+    const forged = { ...receipt, [field]: changes[field](receipt) } as Receipt;
+    const tampered = { boc: toBase64(receiptToCell(forged).toBoc()), signature: signed.signature };
+    expect(() => verifyReceipt(tampered)).toThrowError(ReceiptError);
+  });
+
+  it('refuses a receipt from another worker than the attested one', () => {
+    const receipt = sampleReceipt();
+    const signed = signReceipt(receipt, worker.secretKey);
+    const other = toHex(generateSigningKeyPair().publicKey);
+    expect(() => verifyReceipt(signed, other)).toThrowError(
+      expect.objectContaining({ code: 'wrong_worker' }),
+    );
+  });
+
+  it('refuses a signature made by a key other than the one the receipt names', () => {
+    const receipt = sampleReceipt();
+    const signed = signReceipt(receipt, generateSigningKeyPair().secretKey);
+    expect(() => verifyReceipt(signed)).toThrowError(expect.objectContaining({ code: 'signature_invalid' }));
+  });
+
+  it('refuses malformed input with a clear error', () => {
+    expect(() =>
+      verifyReceipt({ boc: toBase64(new Uint8Array([1, 2, 3])), signature: toBase64(new Uint8Array(64)) }),
+    ).toThrowError(expect.objectContaining({ code: 'malformed' }));
+    expect(() => verifyReceipt({ boc: 'not base64!', signature: '' })).toThrowError(/base64/);
+  });
+});
