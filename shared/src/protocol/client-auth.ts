@@ -25,7 +25,11 @@ function signedBytes(request: RequestToSign, time: number): Uint8Array {
   return concatBytes(head, sha256(request.body));
 }
 
-export function signRequest(request: RequestToSign, clientSecretKey: Uint8Array, nowSeconds: number): Record<string, string> {
+export function signRequest(
+  request: RequestToSign,
+  clientSecretKey: Uint8Array,
+  nowSeconds: number,
+): Record<string, string> {
   return {
     [CLIENT_HEADER]: toHex(signingPublicKey(clientSecretKey)),
     [TIME_HEADER]: String(nowSeconds),
@@ -49,11 +53,14 @@ export function verifyRequest(
     return value;
   };
   const client = Hex32.safeParse(header(CLIENT_HEADER));
-  if (!client.success) throw new RequestAuthError(`${CLIENT_HEADER} must be a 32-byte hex Ed25519 public key`);
+  if (!client.success)
+    throw new RequestAuthError(`${CLIENT_HEADER} must be a 32-byte hex Ed25519 public key`);
   const time = Number(header(TIME_HEADER));
   if (!Number.isSafeInteger(time)) throw new RequestAuthError(`${TIME_HEADER} must be unix seconds`);
   if (Math.abs(time - nowSeconds) > MAX_CLOCK_SKEW_SECONDS) {
-    throw new RequestAuthError(`${TIME_HEADER} is more than ${MAX_CLOCK_SKEW_SECONDS}s from the server's clock`);
+    throw new RequestAuthError(
+      `${TIME_HEADER} is more than ${MAX_CLOCK_SKEW_SECONDS}s from the server's clock`,
+    );
   }
   let signature: Uint8Array;
   try {

@@ -24,7 +24,9 @@ describe('signed client requests', () => {
 
   it('fails for a changed time, and for a time too far from the clock', () => {
     const headers = signRequest(request, client.secretKey, now);
-    expect(() => verifyRequest(request, { ...headers, [TIME_HEADER]: String(now + 1) }, now)).toThrowError(/does not verify/);
+    expect(() => verifyRequest(request, { ...headers, [TIME_HEADER]: String(now + 1) }, now)).toThrowError(
+      /does not verify/,
+    );
     expect(() => verifyRequest(request, headers, now + 121)).toThrowError(/from the server's clock/);
   });
 
