@@ -1,6 +1,16 @@
 /** @cocoon/shared: the protocol core every role builds on. Runs in Node and in browsers (Node-only modules are separate entries). */
+export type * from './attestation/attestor.js';
+export * from './attestation/bundle.js';
+export * from './attestation/dev.js';
+export * from './attestation/errors.js';
+export * from './attestation/quote.js';
+export * from './attestation/reportdata.js';
+export * from './attestation/verify.js';
 export * from './bytes.js';
 export type * from './chain.js';
+export * from './client/client.js';
+export * from './client/errors.js';
+export * from './client/ndjson.js';
 export * from './clock.js';
 export * from './config.js';
 export * from './crypto/errors.js';

@@ -16,6 +16,9 @@ export const ModelOffer = z.object({
   pricePerToken: Nanotons,
   /** Basis points of 10000 applied to the Root's price (the GPU owner's coefficient). */
   priceCoefficient: z.number().int().positive(),
+  /** The Root's multipliers per token kind (10000 = 1×); with pricePerToken they make the PriceSchedule. */
+  promptMultiplier: z.number().int().nonnegative().default(10_000),
+  completionMultiplier: z.number().int().nonnegative().default(10_000),
   contextSize: z.number().int().positive(),
 });
 export type ModelOffer = z.output<typeof ModelOffer>;
@@ -68,3 +71,23 @@ export type JobStreamEvent = z.output<typeof JobStreamEvent>;
 
 export const ApiError = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 export type ApiError = z.output<typeof ApiError>;
+
+/** `GET /v1/workers?model=`: what a client needs to verify each worker itself and seal to it. */
+export const WorkerListing = z.object({
+  workerId: z.string().min(1),
+  /** The worker's attestation bundle, with cached collateral for TDX (validated by the attestation schema). */
+  bundle: z.unknown(),
+  models: z.array(ModelOffer),
+  load: WorkerLoad,
+});
+export type WorkerListing = z.output<typeof WorkerListing>;
+export const WorkersResponse = z.object({ workers: z.array(WorkerListing) });
+
+/** `GET /v1/models`: models served by at least one admitted worker. */
+export const ModelListing = z.object({
+  model: Hex32,
+  name: z.string(),
+  workers: z.number().int().nonnegative(),
+  minPricePerToken: Nanotons,
+});
+export const ModelsResponse = z.object({ models: z.array(ModelListing) });

@@ -1,0 +1,313 @@
+import { z } from 'zod';
+import {
+  type AttestationPolicy,
+  type VerifiedAttestation,
+  verifyAttestation,
+} from '../attestation/verify.js';
+import { fromHex, fromUtf8, randomBytes, toHex, utf8 } from '../bytes.js';
+import { type Clock, systemClock, unixSeconds } from '../clock.js';
+import { SealError } from '../crypto/errors.js';
+import { ChunkOpener, requestHash, sealJob } from '../crypto/seal.js';
+import { jobCost, type Usage } from '../pricing.js';
+import { AnswerEvent, ChatRequest, type FinishReason } from '../protocol/chat.js';
+import { signRequest } from '../protocol/client-auth.js';
+import { type JobHeader, SealedJob } from '../protocol/job.js';
+import {
+  ApiError,
+  JobStreamEvent,
+  type ModelOffer,
+  ModelsResponse,
+  WorkersResponse,
+} from '../protocol/messages.js';
+import { PROTOCOL_VERSION } from '../protocol/primitives.js';
+import { type Receipt, type SignedReceipt, verifyReceipt } from '../receipt.js';
+import { type SigningKeyPair, signingPublicKey } from '../signing.js';
+import { ClientError } from './errors.js';
+import { readNdjson } from './ndjson.js';
+
+export interface CocoonClientOptions {
+  /** Base URL of the proxy, e.g. http://127.0.0.1:8480. */
+  proxyUrl: string;
+  /** The client account's Ed25519 key: it signs requests (and, with the contracts, cumulative totals). */
+  clientKey: Pick<SigningKeyPair, 'secretKey'>;
+  /** What the client trusts; a function so it can follow the Root contract. */
+  policy: z.input<typeof AttestationPolicy> | (() => Promise<z.input<typeof AttestationPolicy>>);
+  /** How many verified workers the job key is sealed to, so the proxy can fail over without re-sealing. */
+  candidates?: number;
+  /** Seconds a job stays valid for. */
+  jobTtlSeconds?: number;
+  fetch?: typeof fetch;
+  clock?: Clock;
+}
+
+export interface VerifiedWorker {
+  workerId: string;
+  attestation: VerifiedAttestation;
+  offer: ModelOffer;
+  load: { activeJobs: number; capacity: number };
+}
+
+export interface ChatOptions {
+  /** SHA-256 of the model file. */
+  model: string;
+  /** The most the client pays for this job; by default, the dearest candidate's price for the longest answer. */
+  maxCost?: bigint;
+  signal?: AbortSignal;
+  /** Each decrypted piece of the answer, as it arrives. */
+  onText?: (text: string) => void;
+}
+
+export interface ChatResult {
+  text: string;
+  finishReason: FinishReason;
+  usage: Usage;
+  /** The receipt, checked against what was sent and received. */
+  receipt: Receipt;
+  signedReceipt: SignedReceipt;
+  worker: VerifiedWorker;
+}
+
+const DEFAULT_MAX_TOKENS = 512;
+/** Chat templates add tokens around the messages; a byte-fallback tokenizer never uses more tokens than bytes. */
+const TEMPLATE_TOKEN_ALLOWANCE = 256;
+
+/**
+ * The client SDK: everything a client must do itself so that nobody in between can read its jobs
+ * (verify attestations, seal, open) or overcharge it (check every receipt).
+ */
+export class CocoonClient {
+  readonly account: string;
+  private readonly fetch: typeof fetch;
+  private readonly clock: Clock;
+
+  constructor(private readonly options: CocoonClientOptions) {
+    this.account = toHex(signingPublicKey(options.clientKey.secretKey));
+    this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.clock = options.clock ?? systemClock;
+  }
+
+  async models(): Promise<z.output<typeof ModelsResponse>['models']> {
+    return (await this.get('/v1/models', ModelsResponse)).models;
+  }
+
+  /** Workers for a model, each verified here against the client's policy; the refused ones with their reason. */
+  async workers(
+    model: string,
+  ): Promise<{ verified: VerifiedWorker[]; refused: { workerId: string; reason: string }[] }> {
+    const policy =
+      typeof this.options.policy === 'function' ? await this.options.policy() : this.options.policy;
+    const { workers } = await this.get(`/v1/workers?model=${encodeURIComponent(model)}`, WorkersResponse);
+    const now = this.clock.now() / 1000;
+    const verified: VerifiedWorker[] = [];
+    const refused: { workerId: string; reason: string }[] = [];
+    await Promise.all(
+      workers.map(async (listing) => {
+        const offer = listing.models.find((m) => m.model === model);
+        if (offer === undefined) return;
+        try {
+          const attestation = await verifyAttestation(listing.bundle as never, policy, now);
+          if (!attestation.models.includes(model))
+            throw new Error('its attestation does not cover this model');
+          verified.push({ workerId: listing.workerId, attestation, offer, load: listing.load });
+        } catch (error) {
+          refused.push({ workerId: listing.workerId, reason: (error as Error).message });
+        }
+      }),
+    );
+    verified.sort(
+      (a, b) => loadRatio(a) - loadRatio(b) || Number(a.offer.pricePerToken - b.offer.pricePerToken),
+    );
+    return { verified, refused };
+  }
+
+  async chat(input: z.input<typeof ChatRequest>, options: ChatOptions): Promise<ChatResult> {
+    const request = ChatRequest.parse(input);
+    const maxTokens = request.max_tokens ?? DEFAULT_MAX_TOKENS;
+    const { verified, refused } = await this.workers(options.model);
+    const candidates = verified.slice(0, this.options.candidates ?? 3);
+    if (candidates.length === 0) {
+      const reasons = refused.map((r) => `${r.workerId}: ${r.reason}`).join('; ');
+      throw new ClientError(
+        'no_verified_worker',
+        `no worker for model ${options.model} passed attestation${reasons ? ` (${reasons})` : ''}`,
+      );
+    }
+    const body = utf8(JSON.stringify({ ...request, max_tokens: maxTokens }));
+    const promptTokenBound = body.length + TEMPLATE_TOKEN_ALLOWANCE;
+    const maxCost =
+      options.maxCost ??
+      candidates.reduce((most, c) => {
+        const cost = jobCost({ promptTokens: promptTokenBound, completionTokens: maxTokens }, c.offer);
+        // biome-ignore lint/complexity/useMathMinMax: Math.max does not take bigints
+        return cost > most ? cost : most;
+      }, 0n);
+    const header: JobHeader = {
+      v: PROTOCOL_VERSION,
+      jobId: toHex(randomBytes(16)),
+      model: options.model,
+      client: this.account,
+      maxTokens,
+      maxCost,
+      expiresAt: unixSeconds(this.clock) + (this.options.jobTtlSeconds ?? 300),
+    };
+    const { sealed, jobKey } = await sealJob(
+      header,
+      body,
+      candidates.map((c) => fromHex(c.attestation.hpkePublicKey)),
+    );
+    const response = await this.send(
+      'POST',
+      '/v1/jobs',
+      JSON.stringify(z.encode(SealedJob, sealed)),
+      options.signal,
+    );
+
+    let worker: VerifiedWorker | undefined;
+    let opener: ChunkOpener | undefined;
+    let text = '';
+    let end: Extract<AnswerEvent, { type: 'end' }> | undefined;
+    let signedReceipt: SignedReceipt | undefined;
+    if (response.body === null) throw new ClientError('incomplete', 'the proxy sent no answer body');
+    for await (const line of readNdjson(response.body)) {
+      const event = JobStreamEvent.parse(line);
+      if (event.type === 'accepted') {
+        // A new acceptance can only come from a failover before any chunk arrived.
+        if (opener !== undefined)
+          throw new ClientError('incomplete', 'the proxy switched workers mid-answer');
+        worker = candidates.find((c) => c.workerId === event.workerId);
+        if (worker === undefined)
+          throw new ClientError(
+            'proxy_error',
+            `the proxy routed to ${event.workerId}, which the client did not choose`,
+          );
+      } else if (event.type === 'chunk') {
+        if (worker === undefined)
+          throw new ClientError('proxy_error', 'a chunk arrived before the job was accepted');
+        opener ??= new ChunkOpener(jobKey, header.jobId);
+        const answer = AnswerEvent.parse(JSON.parse(fromUtf8(await opener.open(event.chunk))));
+        if (answer.type === 'text') {
+          text += answer.text;
+          options.onText?.(answer.text);
+        } else if (answer.type === 'end') {
+          end = answer;
+        } else {
+          throw new ClientError('worker_error', `the worker could not run the job: ${answer.message}`, {
+            code: answer.code,
+          });
+        }
+      } else if (event.type === 'receipt') {
+        signedReceipt = event.receipt;
+      } else {
+        throw new ClientError('proxy_error', event.message, { code: event.code });
+      }
+    }
+    if (worker === undefined || opener === undefined || end === undefined || signedReceipt === undefined) {
+      throw new ClientError(
+        'incomplete',
+        'the answer stream ended before the answer and its receipt were complete',
+      );
+    }
+    try {
+      opener.finish();
+    } catch (error) {
+      if (error instanceof SealError) throw new ClientError('incomplete', error.message);
+      throw error;
+    }
+    const receipt = checkReceipt(signedReceipt, {
+      header,
+      worker,
+      usage: end.usage,
+      requestHash: toHex(requestHash(sealed)),
+      responseHash: toHex(opener.responseHash()),
+    });
+    return { text, finishReason: end.finishReason, usage: end.usage, receipt, signedReceipt, worker };
+  }
+
+  private async get<S extends z.ZodType>(path: string, schema: S): Promise<z.output<S>> {
+    const response = await this.send('GET', path, '');
+    return schema.parse(await response.json());
+  }
+
+  private async send(method: string, path: string, body: string, signal?: AbortSignal): Promise<Response> {
+    const bytes = utf8(body);
+    const headers = signRequest(
+      { method, path, body: bytes },
+      this.options.clientKey.secretKey,
+      unixSeconds(this.clock),
+    );
+    let response: Response;
+    try {
+      response = await this.fetch(new URL(path, this.options.proxyUrl), {
+        method,
+        headers: { ...headers, ...(body === '' ? {} : { 'content-type': 'application/json' }) },
+        ...(body === '' ? {} : { body: bytes }),
+        ...(signal === undefined ? {} : { signal }),
+      });
+    } catch (error) {
+      if (signal?.aborted) throw new ClientError('cancelled', 'the job was cancelled');
+      throw new ClientError(
+        'proxy_error',
+        `cannot reach the proxy at ${this.options.proxyUrl}: ${(error as Error).message}`,
+      );
+    }
+    if (!response.ok) {
+      const parsed = ApiError.safeParse(await response.json().catch(() => undefined));
+      const retryAfter = Number(response.headers.get('retry-after'));
+      throw new ClientError(
+        'proxy_error',
+        parsed.success ? parsed.data.error.message : `the proxy answered HTTP ${response.status}`,
+        {
+          status: response.status,
+          ...(parsed.success ? { code: parsed.data.error.code } : {}),
+          ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
+        },
+      );
+    }
+    return response;
+  }
+}
+
+const loadRatio = (w: VerifiedWorker): number =>
+  w.load.capacity === 0 ? 1 : w.load.activeJobs / w.load.capacity;
+
+interface ReceiptExpectations {
+  header: JobHeader;
+  worker: VerifiedWorker;
+  usage: Usage;
+  requestHash: string;
+  responseHash: string;
+}
+
+/** A receipt is accepted only if it is signed by the attested worker and matches the job to the last field. */
+export function checkReceipt(signed: SignedReceipt, expected: ReceiptExpectations): Receipt {
+  let receipt: Receipt;
+  try {
+    receipt = verifyReceipt(signed, expected.worker.attestation.signPublicKey);
+  } catch (error) {
+    throw new ClientError('receipt_mismatch', (error as Error).message);
+  }
+  const { header, worker, usage } = expected;
+  const want: Partial<Receipt> = {
+    jobId: header.jobId,
+    client: header.client,
+    model: header.model,
+    promptTokens: usage.promptTokens,
+    completionTokens: usage.completionTokens,
+    pricePerToken: worker.offer.pricePerToken,
+    amount: jobCost(usage, worker.offer),
+    requestHash: expected.requestHash,
+    responseHash: expected.responseHash,
+  };
+  for (const [field, value] of Object.entries(want) as [keyof Receipt, Receipt[keyof Receipt]][]) {
+    if (receipt[field] !== value) {
+      throw new ClientError('receipt_mismatch', `receipt ${field} is ${receipt[field]}, expected ${value}`);
+    }
+  }
+  if (receipt.amount > header.maxCost) {
+    throw new ClientError(
+      'receipt_mismatch',
+      `receipt amount ${receipt.amount} exceeds the job's max cost ${header.maxCost}`,
+    );
+  }
+  return receipt;
+}

@@ -1,0 +1,180 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { DevAttestor } from '../../src/attestation/dev.js';
+import { fromUtf8, sha256, toHex, utf8 } from '../../src/bytes.js';
+import { CocoonClient } from '../../src/client/client.js';
+import { ClientError } from '../../src/client/errors.js';
+import { ManualClock } from '../../src/clock.js';
+import { generateWorkerKeyPair, type WorkerHpkeKeyPair } from '../../src/crypto/hpke.js';
+import { ChunkSealer, openJob, requestHash } from '../../src/crypto/seal.js';
+import { jobCost } from '../../src/pricing.js';
+import { ChatRequest } from '../../src/protocol/chat.js';
+import { verifyRequest } from '../../src/protocol/client-auth.js';
+import { SealedJob } from '../../src/protocol/job.js';
+import { JobStreamEvent, ModelOffer } from '../../src/protocol/messages.js';
+import { signReceipt } from '../../src/receipt.js';
+import { generateSigningKeyPair } from '../../src/signing.js';
+
+const model = toHex(sha256(utf8('tiny model')));
+const clock = new ManualClock(1_800_000_000_000);
+const offer: ModelOffer = {
+  model,
+  name: 'tiny',
+  pricePerToken: 20n,
+  priceCoefficient: 10_000,
+  promptMultiplier: 10_000,
+  completionMultiplier: 20_000,
+  contextSize: 512,
+};
+
+/** A worker that really opens the job and seals its answer; `misbehave` makes it cheat in one way. */
+async function makeWorker(workerId: string, misbehave?: 'overcharge' | 'drop_final' | 'foreign_receipt') {
+  const hpke: WorkerHpkeKeyPair = await generateWorkerKeyPair();
+  const signing = generateSigningKeyPair();
+  const bundle = await new DevAttestor().attest({
+    hpkePublicKey: toHex(hpke.publicKey),
+    signPublicKey: toHex(signing.publicKey),
+    models: [model],
+    notAfter: clock.now() / 1000 + 3600,
+  });
+  async function* serve(sealed: SealedJob) {
+    const { request, jobKey } = await openJob(sealed, hpke, { clock });
+    const chat = ChatRequest.parse(JSON.parse(fromUtf8(request)));
+    const words = `echo: ${chat.messages.at(-1)?.content}`.split(' ');
+    const sealer = new ChunkSealer(jobKey, sealed.header.jobId);
+    for (const word of words) {
+      yield await sealer.seal(utf8(JSON.stringify({ type: 'text', text: `${word} ` })), { final: false });
+    }
+    const usage = { promptTokens: 7, completionTokens: words.length };
+    const end = await sealer.seal(utf8(JSON.stringify({ type: 'end', finishReason: 'stop', usage })), {
+      final: true,
+    });
+    if (misbehave !== 'drop_final') yield end;
+    const amount = jobCost(usage, offer) + (misbehave === 'overcharge' ? 1n : 0n);
+    const receipt = {
+      jobId: sealed.header.jobId,
+      client: sealed.header.client,
+      model,
+      ...usage,
+      pricePerToken: offer.pricePerToken,
+      amount,
+      requestHash: toHex(requestHash(sealed)),
+      responseHash: misbehave === 'drop_final' ? toHex(new Uint8Array(32)) : toHex(sealer.responseHash()),
+      worker: toHex(signing.publicKey),
+      time: clock.now() / 1000,
+    };
+    const signer = misbehave === 'foreign_receipt' ? generateSigningKeyPair() : signing;
+    yield signReceipt({ ...receipt, worker: toHex(signer.publicKey) }, signer.secretKey);
+  }
+  return { workerId, hpke, bundle, serve };
+}
+
+type TestWorker = Awaited<ReturnType<typeof makeWorker>>;
+
+/** The proxy's HTTP surface, as a fetch function: it routes to the first recipient it knows. */
+function proxyFetch(
+  workers: TestWorker[],
+  options: { routeTo?: string; status?: number } = {},
+): typeof fetch {
+  return async (input, init) => {
+    const url = new URL(String(input));
+    const body = init?.body === undefined ? new Uint8Array() : (init.body as Uint8Array);
+    verifyRequest(
+      { method: init?.method ?? 'GET', path: url.pathname + url.search, body },
+      init?.headers as never,
+      clock.now() / 1000,
+    );
+    if (options.status !== undefined) {
+      return Response.json(
+        { error: { code: 'queue_full', message: 'model queue is full' } },
+        { status: options.status, headers: { 'retry-after': '3' } },
+      );
+    }
+    if (url.pathname === '/v1/workers') {
+      const listing = workers.map((w) => ({
+        workerId: w.workerId,
+        bundle: w.bundle,
+        models: [z.encode(ModelOffer, offer)],
+        load: { activeJobs: 0, capacity: 4 },
+      }));
+      return Response.json({ workers: listing });
+    }
+    const sealed = SealedJob.parse(JSON.parse(fromUtf8(body)));
+    const worker = workers.find((w) => sealed.recipients.some((r) => r.keyId === w.hpke.keyId));
+    if (worker === undefined) throw new Error('no recipient known');
+    const lines: string[] = [
+      JSON.stringify({
+        type: 'accepted',
+        jobId: sealed.header.jobId,
+        workerId: options.routeTo ?? worker.workerId,
+      }),
+    ];
+    for await (const item of worker.serve(sealed)) {
+      const event = 'boc' in item ? { type: 'receipt', receipt: item } : { type: 'chunk', chunk: item };
+      lines.push(JSON.stringify(JobStreamEvent.parse(event)));
+    }
+    return new Response(`${lines.join('\n')}\n`, { headers: { 'content-type': 'application/x-ndjson' } });
+  };
+}
+
+const devPolicy = { allowDev: true, imageHashes: [], models: [model] };
+const question = { messages: [{ role: 'user' as const, content: 'what is sealed?' }], max_tokens: 16 };
+
+function client(fetchImpl: typeof fetch, policy = devPolicy) {
+  return new CocoonClient({
+    proxyUrl: 'http://proxy.test',
+    clientKey: generateSigningKeyPair(),
+    policy,
+    fetch: fetchImpl,
+    clock,
+  });
+}
+
+describe('CocoonClient', () => {
+  it('seals to verified workers, opens the streamed answer and checks the receipt', async () => {
+    const workers = [await makeWorker('w1'), await makeWorker('w2')];
+    const pieces: string[] = [];
+    const result = await client(proxyFetch(workers)).chat(question, { model, onText: (t) => pieces.push(t) });
+    expect(result.text).toBe('echo: what is sealed? ');
+    expect(pieces.join('')).toBe(result.text);
+    expect(result.usage).toEqual({ promptTokens: 7, completionTokens: 4 });
+    expect(result.receipt.amount).toBe(jobCost(result.usage, offer));
+    expect(result.worker.attestation.secure).toBe(false);
+  });
+
+  it.each([
+    ['overcharges', 'overcharge', 'receipt_mismatch'],
+    ['signs the receipt with a key it was not attested with', 'foreign_receipt', 'receipt_mismatch'],
+    ['drops the final chunk', 'drop_final', 'incomplete'],
+  ] as const)('refuses a worker that %s', async (_, misbehave, code) => {
+    const workers = [await makeWorker('w1', misbehave)];
+    await expect(client(proxyFetch(workers)).chat(question, { model })).rejects.toMatchObject({ code });
+  });
+
+  it('refuses dev workers unless its policy allows them', async () => {
+    const workers = [await makeWorker('w1')];
+    const strict = client(proxyFetch(workers), { ...devPolicy, allowDev: false });
+    await expect(strict.chat(question, { model })).rejects.toMatchObject({
+      code: 'no_verified_worker',
+      message: expect.stringMatching(/dev/),
+    });
+  });
+
+  it('refuses an answer routed to a worker it did not choose', async () => {
+    const workers = [await makeWorker('w1')];
+    await expect(
+      client(proxyFetch(workers, { routeTo: 'intruder' })).chat(question, { model }),
+    ).rejects.toMatchObject({ code: 'proxy_error' });
+  });
+
+  it('passes on the proxy error, its code and Retry-After', async () => {
+    const error = await client(proxyFetch([], { status: 429 }))
+      .models()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ClientError);
+    expect(error).toMatchObject({
+      code: 'proxy_error',
+      detail: { status: 429, code: 'queue_full', retryAfterSeconds: 3 },
+    });
+  });
+});
