@@ -16,6 +16,7 @@ export * from './config.js';
 export * from './crypto/errors.js';
 export * from './crypto/hpke.js';
 export * from './crypto/seal.js';
+export type { Logger } from './log.js';
 export * from './pricing.js';
 export * from './protocol/chat.js';
 export * from './protocol/client-auth.js';

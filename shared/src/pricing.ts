@@ -27,3 +27,9 @@ export function jobCost(usage: Usage, schedule: PriceSchedule): bigint {
 export function maxJobCost(promptTokens: number, maxTokens: number, schedule: PriceSchedule): bigint {
   return jobCost({ promptTokens, completionTokens: maxTokens }, schedule);
 }
+
+/** What a job is billed: its cost, capped by the job's max cost (a worker that overruns bears the rest). */
+export function billedAmount(usage: Usage, schedule: PriceSchedule, maxCost: bigint): bigint {
+  const cost = jobCost(usage, schedule);
+  return cost < maxCost ? cost : maxCost;
+}

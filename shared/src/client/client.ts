@@ -8,7 +8,7 @@ import { fromHex, fromUtf8, randomBytes, toHex, utf8 } from '../bytes.js';
 import { type Clock, systemClock, unixSeconds } from '../clock.js';
 import { SealError } from '../crypto/errors.js';
 import { ChunkOpener, requestHash, sealJob } from '../crypto/seal.js';
-import { jobCost, type Usage } from '../pricing.js';
+import { billedAmount, jobCost, type Usage } from '../pricing.js';
 import { AnswerEvent, ChatRequest, type FinishReason } from '../protocol/chat.js';
 import { signRequest } from '../protocol/client-auth.js';
 import { type JobHeader, SealedJob } from '../protocol/job.js';
@@ -294,7 +294,7 @@ export function checkReceipt(signed: SignedReceipt, expected: ReceiptExpectation
     promptTokens: usage.promptTokens,
     completionTokens: usage.completionTokens,
     pricePerToken: worker.offer.pricePerToken,
-    amount: jobCost(usage, worker.offer),
+    amount: billedAmount(usage, worker.offer, header.maxCost),
     requestHash: expected.requestHash,
     responseHash: expected.responseHash,
   };
@@ -302,12 +302,6 @@ export function checkReceipt(signed: SignedReceipt, expected: ReceiptExpectation
     if (receipt[field] !== value) {
       throw new ClientError('receipt_mismatch', `receipt ${field} is ${receipt[field]}, expected ${value}`);
     }
-  }
-  if (receipt.amount > header.maxCost) {
-    throw new ClientError(
-      'receipt_mismatch',
-      `receipt amount ${receipt.amount} exceeds the job's max cost ${header.maxCost}`,
-    );
   }
   return receipt;
 }

@@ -1,0 +1,124 @@
+import {
+  type AnswerEvent,
+  billedAmount,
+  ChunkSealer,
+  type Clock,
+  fromUtf8,
+  type ModelOffer,
+  openJob,
+  requestHash,
+  SealError,
+  type SealedChunk,
+  type SealedJob,
+  type SignedReceipt,
+  signReceipt,
+  toHex,
+  unixSeconds,
+  utf8,
+} from '@cocoon/shared';
+import type { Engine } from '../engine/engine.js';
+import { EngineError } from '../engine/engine.js';
+import { ChatRequest } from '../engine/request.js';
+import type { WorkerIdentity } from './identity.js';
+
+/** Why a job was refused before anything ran: content-free, so the proxy may see it. */
+export type RefusalCode = 'unknown_key' | 'unknown_model' | 'expired' | 'malformed';
+
+export type JobOutcome =
+  | { kind: 'refused'; code: RefusalCode }
+  | { kind: 'served'; receipt: SignedReceipt; promptTokens: number; completionTokens: number; amount: bigint }
+  | { kind: 'failed' };
+
+export interface ServeJobDeps {
+  identity: WorkerIdentity;
+  engine: Engine;
+  offers: ReadonlyMap<string, ModelOffer>;
+  clock: Clock;
+}
+
+/**
+ * Runs one sealed job inside the enclave: opens it, runs the model, streams the answer sealed, and signs
+ * the receipt. Nothing readable leaves this function but usage numbers; errors for the client go sealed.
+ */
+export async function serveJob(
+  job: SealedJob,
+  deps: ServeJobDeps,
+  send: (chunk: SealedChunk) => void,
+  signal: AbortSignal,
+): Promise<JobOutcome> {
+  const offer = deps.offers.get(job.header.model);
+  if (offer === undefined) return { kind: 'refused', code: 'unknown_model' };
+  const held = deps.identity.acquire(job.recipients.map((r) => r.keyId));
+  if (held === undefined) return { kind: 'refused', code: 'unknown_key' };
+  try {
+    let opened: Awaited<ReturnType<typeof openJob>>;
+    try {
+      opened = await openJob(job, held.keys.hpke, { clock: deps.clock });
+    } catch (error) {
+      if (error instanceof SealError)
+        return { kind: 'refused', code: error.code === 'expired' ? 'expired' : 'malformed' };
+      throw error;
+    }
+    const sealer = new ChunkSealer(opened.jobKey, job.header.jobId);
+    let sending = Promise.resolve();
+    const emit = (event: AnswerEvent, final: boolean) => {
+      const sealing = sealer.seal(utf8(JSON.stringify(event)), { final });
+      sending = sending.then(async () => send(await sealing));
+      return sending;
+    };
+
+    const parsed = parseRequest(opened.request);
+    if (!parsed.success) {
+      await emit({ type: 'error', code: 'invalid_request', message: parsed.message }, true);
+      return { kind: 'failed' };
+    }
+    let generation: Awaited<ReturnType<ReturnType<Engine['model']>['generate']>>;
+    try {
+      generation = await deps.engine.model(job.header.model).generate(parsed.request, {
+        signal,
+        maxTokens: job.header.maxTokens,
+        onText: (text) => void emit({ type: 'text', text }, false),
+      });
+    } catch (error) {
+      const code = error instanceof EngineError ? error.code : 'generation_failed';
+      const message = error instanceof EngineError ? error.message : 'the model failed to generate';
+      await emit({ type: 'error', code, message }, true);
+      return { kind: 'failed' };
+    }
+    const { usage } = generation;
+    await emit({ type: 'end', finishReason: generation.finishReason, usage }, true);
+    const amount = billedAmount(usage, offer, job.header.maxCost);
+    const receipt = signReceipt(
+      {
+        jobId: job.header.jobId,
+        client: job.header.client,
+        model: job.header.model,
+        promptTokens: usage.promptTokens,
+        completionTokens: usage.completionTokens,
+        pricePerToken: offer.pricePerToken,
+        amount,
+        requestHash: toHex(requestHash(job)),
+        responseHash: toHex(sealer.responseHash()),
+        worker: toHex(held.keys.signing.publicKey),
+        time: unixSeconds(deps.clock),
+      },
+      held.keys.signing.secretKey,
+    );
+    return { kind: 'served', receipt, ...usage, amount };
+  } finally {
+    held.release();
+  }
+}
+
+function parseRequest(
+  bytes: Uint8Array,
+): { success: true; request: ChatRequest } | { success: false; message: string } {
+  try {
+    const result = ChatRequest.safeParse(JSON.parse(fromUtf8(bytes)));
+    if (result.success) return { success: true, request: result.data };
+    const issue = result.error.issues[0];
+    return { success: false, message: `invalid chat request: ${issue?.path.join('.')} ${issue?.message}` };
+  } catch {
+    return { success: false, message: 'the job body is not UTF-8 JSON' };
+  }
+}
