@@ -160,9 +160,16 @@ export class ProxyLink {
 
   #startJob(job: Extract<ProxyToWorker, { type: 'job' }>['job']): void {
     const { jobId } = job.header;
-    if (this.#state === 'draining') return this.#send({ type: 'refused', jobId, code: 'draining' });
-    if (this.#jobs.size >= this.capacity || this.#jobs.has(jobId))
-      return this.#send({ type: 'refused', jobId, code: 'busy' });
+    const refusal =
+      this.#state === 'draining'
+        ? 'draining'
+        : this.#jobs.size >= this.capacity || this.#jobs.has(jobId)
+          ? 'busy'
+          : undefined;
+    if (refusal !== undefined) {
+      this.#send({ type: 'refused', jobId, code: refusal });
+      return;
+    }
     const controller = new AbortController();
     this.#jobs.set(jobId, controller);
     const started = Date.now();
