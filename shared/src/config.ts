@@ -84,6 +84,17 @@ export const SETTINGS = {
   APP_HOST: setting(z.string().min(1), 'Address the Mini App server listens on', { default: '127.0.0.1' }),
   APP_PORT: setting(port, 'Port of the Mini App server and its /api', { default: '8080' }),
   PUBLIC_URL: setting(url('http', 'https'), 'Public HTTPS URL of the Mini App server (what Telegram opens)'),
+  GATEWAY_HOST: setting(z.string().min(1), 'Address the OpenAI-compatible gateway listens on', {
+    default: '127.0.0.1',
+  }),
+  GATEWAY_PORT: setting(port, 'Port of the OpenAI-compatible gateway (/v1/chat/completions)', {
+    default: '8490',
+  }),
+  GATEWAY_API_KEY: setting(
+    z.string().min(16, 'expected at least 16 characters'),
+    'Bearer key the gateway requires; unset = none (it listens on loopback)',
+    { secret: true },
+  ),
   BOT_TOKEN: setting(
     z.string().regex(/^\d+:[\w-]{20,}$/, 'expected a token from @BotFather like 123456:ABC-...'),
     'Telegram bot token from @BotFather; unset = no bot',
