@@ -1,0 +1,158 @@
+/**
+ * Decode speed and time to first token: bare node-llama-cpp vs the same request through the Engine.
+ * Same model file, prompt and settings, alternating runs in one process.
+ *
+ *   npx tsx bench/engine.bench.ts                      # the tiny random model, CPU
+ *   COCOON_BENCH_MODEL=/models/x.gguf COCOON_BENCH_GPU=cuda npx tsx bench/engine.bench.ts
+ *
+ * Env: COCOON_BENCH_MODEL (path or hf: URI), COCOON_BENCH_GPU (auto|cpu|cuda|vulkan, default cpu for the
+ * tiny model, auto otherwise), COCOON_BENCH_TOKENS (default 200), COCOON_BENCH_ROUNDS (default 5),
+ * COCOON_BENCH_THREADS (default: 1 for the tiny model, node-llama-cpp's choice otherwise).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LlamaChat, type LlamaContext } from 'node-llama-cpp';
+import { chatWrapperFor, toChatHistory } from '../src/engine/chat-prompt.js';
+import { type GpuChoice, LlamaEngine, loadLlama } from '../src/engine/llama-engine.js';
+import type { ChatRequest } from '../src/engine/request.js';
+import { resolveModel } from '../src/models/resolve-model.js';
+import { writeTinyGguf } from '../src/testing/tiny-gguf.js';
+
+interface Run {
+  ttftMs: number;
+  tokens: number;
+  decodeTokensPerSecond: number;
+}
+
+const source = process.env.COCOON_BENCH_MODEL;
+const gpu = (process.env.COCOON_BENCH_GPU ?? (source ? 'auto' : 'cpu')) as GpuChoice;
+const maxTokens = Number(process.env.COCOON_BENCH_TOKENS ?? 200);
+const rounds = Number(process.env.COCOON_BENCH_ROUNDS ?? 5);
+const threads = process.env.COCOON_BENCH_THREADS
+  ? Number(process.env.COCOON_BENCH_THREADS)
+  : source
+    ? undefined
+    : 1;
+const contextSize = Math.max(512, maxTokens + 256);
+
+const request: ChatRequest = {
+  messages: [
+    { role: 'system', content: 'You write long, detailed answers.' },
+    {
+      role: 'user',
+      content: 'Explain in a few paragraphs how a payment channel settles many payments at once.',
+    },
+  ],
+  max_tokens: maxTokens,
+  temperature: 0,
+};
+
+/** Times one streamed generation: first text chunk, then tokens per second over the rest. */
+async function timed(generate: (onText: () => void) => Promise<number>): Promise<Run> {
+  const start = performance.now();
+  let first: number | undefined;
+  let last = start;
+  const tokens = await generate(() => {
+    last = performance.now();
+    first ??= last;
+  });
+  const firstAt = first ?? last;
+  return {
+    ttftMs: firstAt - start,
+    tokens,
+    decodeTokensPerSecond: last > firstAt ? ((tokens - 1) * 1000) / (last - firstAt) : 0,
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+async function main(): Promise<void> {
+  const workDir = await mkdtemp(join(tmpdir(), 'cocoon-bench-'));
+  try {
+    const model = source
+      ? await resolveModel(source)
+      : await writeTinyGguf(join(workDir, 'tiny.gguf'), { seed: 1 });
+    const llama = await loadLlama(gpu);
+    const engine = await LlamaEngine.create({
+      llama,
+      threads,
+      models: [{ path: model.path, sha256: model.sha256, contextSize, parallelJobs: 1 }],
+    });
+    const engineModel = engine.model(model.sha256);
+
+    // The bare path: node-llama-cpp's own chat API on its own load of the same file.
+    const bareModel = await llama.loadModel({ modelPath: model.path });
+    const bareContext: LlamaContext = await bareModel.createContext({ contextSize, threads });
+    const chatWrapper = chatWrapperFor(bareModel);
+    const bare = (onText: () => void) => {
+      const sequence = bareContext.getSequence();
+      const chat = new LlamaChat({ contextSequence: sequence, chatWrapper });
+      let tokens = 0;
+      return chat
+        .generateResponse(toChatHistory(request.messages), {
+          maxTokens,
+          temperature: 0,
+          repeatPenalty: false,
+          onToken: (chunk) => {
+            tokens += chunk.length;
+          },
+          onTextChunk: onText,
+        })
+        .then(() => tokens)
+        .finally(() => {
+          chat.dispose();
+          sequence.dispose();
+        });
+    };
+    const throughEngine = (onText: () => void) =>
+      engineModel.generate(request, { onText }).then((generation) => generation.usage.completionTokens);
+
+    await timed(bare); // warm-up: first-use allocations are not what we measure
+    await timed(throughEngine);
+    const results: { bare: Run[]; engine: Run[] } = { bare: [], engine: [] };
+    for (let round = 0; round < rounds; round++) {
+      results.bare.push(await timed(bare));
+      results.engine.push(await timed(throughEngine));
+    }
+
+    const summary = (runs: Run[]) => ({
+      tokens: median(runs.map((run) => run.tokens)),
+      ttftMs: median(runs.map((run) => run.ttftMs)),
+      decodeTokensPerSecond: median(runs.map((run) => run.decodeTokensPerSecond)),
+    });
+    const bareSummary = summary(results.bare);
+    const engineSummary = summary(results.engine);
+    console.log(
+      `model ${model.path} (${model.sha256.slice(0, 12)}), gpu ${engine.gpu}, threads ${threads ?? 'auto'}`,
+    );
+    console.log(`${rounds} rounds, ${maxTokens} max tokens, greedy; medians:`);
+    for (const [name, s] of [
+      ['bare node-llama-cpp', bareSummary],
+      ['through the Engine', engineSummary],
+    ] as const) {
+      console.log(
+        `  ${name.padEnd(20)} ${s.decodeTokensPerSecond.toFixed(1).padStart(9)} tok/s  ttft ${s.ttftMs.toFixed(1).padStart(7)} ms  (${s.tokens} tokens)`,
+      );
+    }
+    console.log(
+      `decode ratio engine/bare = ${(engineSummary.decodeTokensPerSecond / bareSummary.decodeTokensPerSecond).toFixed(3)}; ` +
+        `ttft ratio bare/engine = ${(bareSummary.ttftMs / engineSummary.ttftMs).toFixed(3)}`,
+    );
+
+    await bareContext.dispose();
+    await bareModel.dispose();
+    await engine.close();
+    await llama.dispose();
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,6 @@
+/** @cocoon/worker: the attested llama.cpp node GPU owners run. */
+export * from './engine/index.js';
+export * from './models/index.js';
+export { WorkerIdentity, type WorkerKeys } from './node/identity.js';
+export { type LinkState, ProxyLink, type ProxyLinkOptions } from './node/link.js';
+export { type JobOutcome, serveJob } from './node/serve-job.js';
