@@ -69,15 +69,37 @@ export const SETTINGS = {
     z.string().min(1),
     'Comma-separated models to serve: GGUF paths or hf: URIs, each optionally with =<price coefficient>; unset = a generated tiny demo model (gibberish, named as such)',
   ),
-  WORKER_GPU: setting(z.enum(['auto', 'cpu', 'cuda', 'vulkan', 'metal']), 'GPU backend for llama.cpp', {
-    default: 'auto',
-  }),
+  WORKER_GPU: setting(
+    z.enum(['auto', 'cpu', 'cuda', 'vulkan']),
+    'GPU backend for llama.cpp (auto picks CUDA, Vulkan or Metal, else the CPU)',
+    {
+      default: 'auto',
+    },
+  ),
   WORKER_ATTESTATION: setting(
     z.enum(['tdx', 'dev']),
     'Attestation provider: tdx (Intel TDX via configfs-tsm) or dev (no TEE, insecure)',
     { default: 'dev' },
   ),
   WORKER_PAYOUT_ADDRESS: setting(z.string().min(1), "TON address that receives the worker's earnings"),
+  WORKER_STATUS_PORT: setting(
+    port,
+    "Loopback port of the worker's status endpoint (`cocoon-worker status`)",
+    { default: '8481' },
+  ),
+  WORKER_KEY_LIFETIME_HOURS: setting(
+    z.coerce.number().positive().max(168),
+    "Hours a worker's in-memory keys and their attestation stay valid before rotation",
+    { default: '6' },
+  ),
+  PCCS_URL: setting(url('https'), 'Intel collateral service (PCCS or Intel PCS) for TDX quotes', {
+    default: 'https://api.trustedservices.intel.com',
+  }),
+  PRICE_PER_TOKEN: setting(
+    z.coerce.bigint().positive(),
+    "Network price per token in nanotons before a model's coefficient (the Root contract's parameter)",
+    { default: '20' },
+  ),
   ATTESTATION_ALLOW_DEV: setting(bool, 'Accept insecure dev attestations (only for local networks)', {
     default: 'true',
   }),
@@ -154,4 +176,14 @@ export function renderEnvExample(): string {
     lines.push('');
   }
   return lines.join('\n');
+}
+
+/** README's configuration table, generated from SETTINGS like .env.example. */
+export function renderSettingsTable(): string {
+  const cell = (text: string) => text.replaceAll('|', '\\|');
+  const rows = (Object.entries(SETTINGS) as [SettingName, Setting<z.ZodType>][]).map(
+    ([name, d]) =>
+      `| \`${name}\` | ${d.default === undefined ? '—' : `\`${d.default}\``} | ${cell(d.description)}${d.secret ? ' (secret)' : ''} |`,
+  );
+  return ['| setting | default | meaning |', '| --- | --- | --- |', ...rows].join('\n');
 }
