@@ -14,15 +14,14 @@ interface Setting<S extends z.ZodType> {
   secret?: boolean;
 }
 
-const setting = <S extends z.ZodType>(
+type SettingOptions = Omit<Setting<z.ZodType>, 'schema' | 'description'>;
+
+/** Keeps the literal options in the type, so settings with a default are never `undefined` in Config. */
+const setting = <S extends z.ZodType, O extends SettingOptions = Record<never, never>>(
   schema: S,
   description: string,
-  options: Omit<Setting<S>, 'schema' | 'description'> = {},
-): Setting<S> => ({
-  schema,
-  description,
-  ...options,
-});
+  options?: O,
+): { schema: S; description: string } & O => ({ schema, description, ...(options as O) });
 
 const port = z.coerce.number().int().min(1).max(65535);
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');

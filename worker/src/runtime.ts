@@ -1,0 +1,290 @@
+// Wires a worker from settings: models → llama.cpp engine → attested identity → proxy link → status endpoint.
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import {
+  type Attestor,
+  type Clock,
+  type Config,
+  DevAttestor,
+  type Logger,
+  type ModelOffer,
+  MULTIPLIER_ONE,
+  systemClock,
+} from '@cocoon/shared';
+import { pccsCollateralFetcher, TdxAttestor } from '@cocoon/shared/attestation/tdx';
+import { Address } from '@ton/core';
+import type { Engine } from './engine/engine.js';
+import { LlamaEngine } from './engine/llama-engine.js';
+import { formatDownloadProgress, resolveModel } from './models/resolve-model.js';
+import { WorkerIdentity } from './node/identity.js';
+import { ProxyLink } from './node/link.js';
+import type { JobOutcome } from './node/serve-job.js';
+import { writeTinyGguf } from './testing/tiny-gguf.js';
+
+/** `WORKER_MODELS` entries: `<path or hf: URI>[=<price coefficient, 10000 = 1×>]`. */
+export interface ModelSource {
+  source: string;
+  priceCoefficient: number;
+}
+
+export function parseModelSources(setting: string): ModelSource[] {
+  return setting
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+    .map((entry) => {
+      const match = /^(.*?)(?:=(\d+))?$/.exec(entry);
+      const source = match?.[1] ?? entry;
+      const coefficient = match?.[2] === undefined ? 10_000 : Number(match[2]);
+      if (!Number.isSafeInteger(coefficient) || coefficient < 1) {
+        throw new Error(
+          `WORKER_MODELS: price coefficient of ${source} must be a positive integer (10000 = 1×)`,
+        );
+      }
+      return { source, priceCoefficient: coefficient };
+    });
+}
+
+/** The demo model `npm start` serves when no model is configured: random weights, so its answers are gibberish. */
+export const DEMO_MODEL_NAME = 'cocoon-demo-tiny (random weights: gibberish, a fallback for local runs)';
+
+export interface WorkerStats {
+  jobsServed: number;
+  jobsRefused: number;
+  jobsFailed: number;
+  promptTokens: number;
+  completionTokens: number;
+  earnedNanotons: bigint;
+}
+
+export interface RunningWorker {
+  engine: Engine;
+  identity: WorkerIdentity;
+  link: ProxyLink;
+  offers: Map<string, ModelOffer>;
+  stats: WorkerStats;
+  /** Listening port of the loopback status endpoint (0 when disabled). */
+  statusPort: number;
+  status(): WorkerStatusReport;
+  /** Drains (finishes running jobs, takes no new ones), then frees the models. */
+  stop(): Promise<void>;
+}
+
+export interface WorkerStatusReport {
+  state: string;
+  workerId: string | null;
+  proxy: string;
+  attestation: { kind: string; secure: boolean; notAfter: number };
+  gpu: string;
+  models: { model: string; name: string; pricePerToken: string; activeJobs: number; parallelJobs: number }[];
+  activeJobs: number;
+  jobsServed: number;
+  jobsRefused: number;
+  jobsFailed: number;
+  promptTokens: number;
+  completionTokens: number;
+  earnedNanotons: string;
+  lastRejection: string | null;
+}
+
+export interface StartWorkerOptions {
+  config: Config;
+  log: Logger;
+  clock?: Clock;
+  /** Replace llama.cpp (tests of other roles use the fake engine). */
+  engine?: Engine;
+  /** Replace the attestor chosen by WORKER_ATTESTATION. */
+  attestor?: Attestor;
+  /** Loopback status endpoint port; 0 picks a free one, null disables it. */
+  statusPort?: number | null;
+}
+
+export async function startWorker(options: StartWorkerOptions): Promise<RunningWorker> {
+  const { config, log } = options;
+  const payoutAddress = checkPayoutAddress(config.WORKER_PAYOUT_ADDRESS);
+  const clock = options.clock ?? systemClock;
+  const engine = options.engine ?? (await loadEngine(config, log));
+  const attestor = options.attestor ?? chooseAttestor(config, log);
+  const identity = await WorkerIdentity.create({
+    attestor,
+    models: engine.models.map((m) => m.id),
+    lifetimeSeconds: Math.round(config.WORKER_KEY_LIFETIME_HOURS * 3600),
+    clock,
+  });
+  const offers = new Map(
+    engine.models.map((m): [string, ModelOffer] => [
+      m.id,
+      {
+        model: m.id,
+        name: m.name,
+        pricePerToken: (config.PRICE_PER_TOKEN * BigInt(m.priceCoefficient)) / MULTIPLIER_ONE,
+        priceCoefficient: m.priceCoefficient,
+        promptMultiplier: 10_000,
+        completionMultiplier: 10_000,
+        contextSize: m.contextSize,
+      },
+    ]),
+  );
+  const stats: WorkerStats = {
+    jobsServed: 0,
+    jobsRefused: 0,
+    jobsFailed: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    earnedNanotons: 0n,
+  };
+  const link = new ProxyLink({
+    proxyUrl: config.PROXY_URL,
+    identity,
+    engine,
+    offers,
+    payoutAddress,
+    clock,
+    log,
+    onJob: (outcome) => count(stats, outcome),
+  });
+  link.start();
+
+  const status = (): WorkerStatusReport => ({
+    state: link.state,
+    workerId: link.workerId ?? null,
+    proxy: config.PROXY_URL,
+    attestation: {
+      kind: attestor.kind,
+      secure: attestor.kind !== 'dev',
+      notAfter: identity.current.bundle.notAfter,
+    },
+    gpu: engine.gpu,
+    models: engine.models.map((m) => ({
+      model: m.id,
+      name: m.name,
+      pricePerToken: String(offers.get(m.id)?.pricePerToken ?? 0n),
+      activeJobs: m.activeJobs,
+      parallelJobs: m.parallelJobs,
+    })),
+    activeJobs: link.activeJobs,
+    ...stats,
+    earnedNanotons: stats.earnedNanotons.toString(),
+    lastRejection: link.lastRejection ?? null,
+  });
+
+  const server =
+    options.statusPort === null
+      ? undefined
+      : await serveStatus(options.statusPort ?? config.WORKER_STATUS_PORT, status);
+  const statusPort = server === undefined ? 0 : (server.address() as { port: number }).port;
+  log.info(
+    {
+      models: [...offers.values()].map((o) => o.name),
+      gpu: engine.gpu,
+      attestation: attestor.kind,
+      statusPort,
+    },
+    'worker started',
+  );
+
+  return {
+    engine,
+    identity,
+    link,
+    offers,
+    stats,
+    statusPort,
+    status,
+    stop: async () => {
+      await link.drain();
+      await engine.close();
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    },
+  };
+}
+
+/** A worker without a valid payout address would work for nothing: refuse to start. */
+export function checkPayoutAddress(address: string | undefined): string {
+  if (address === undefined) {
+    throw new Error(
+      "WORKER_PAYOUT_ADDRESS is not set: give the TON address that receives this worker's earnings",
+    );
+  }
+  try {
+    Address.parse(address);
+  } catch {
+    throw new Error(
+      `WORKER_PAYOUT_ADDRESS=${JSON.stringify(address)} is not a TON address (expected EQ…/UQ… or 0:<hex>)`,
+    );
+  }
+  return address;
+}
+
+function count(stats: WorkerStats, outcome: JobOutcome): void {
+  if (outcome.kind === 'refused') stats.jobsRefused += 1;
+  else if (outcome.kind === 'failed') stats.jobsFailed += 1;
+  else {
+    stats.jobsServed += 1;
+    stats.promptTokens += outcome.promptTokens;
+    stats.completionTokens += outcome.completionTokens;
+    stats.earnedNanotons += outcome.amount;
+  }
+}
+
+async function loadEngine(config: Config, log: Logger): Promise<LlamaEngine> {
+  const cacheDir = join(config.COCOON_DATA_DIR, 'models');
+  let sources: ModelSource[];
+  const names = new Map<string, string>();
+  if (config.WORKER_MODELS === undefined) {
+    const demo = await writeTinyGguf(join(cacheDir, 'cocoon-demo-tiny.gguf'));
+    log.warn({ path: demo.path }, `FALLBACK: no WORKER_MODELS set; serving ${DEMO_MODEL_NAME}`);
+    sources = [{ source: demo.path, priceCoefficient: 10_000 }];
+    names.set(demo.path, DEMO_MODEL_NAME);
+  } else {
+    sources = parseModelSources(config.WORKER_MODELS);
+  }
+  const models = [];
+  for (const { source, priceCoefficient } of sources) {
+    let lastReport = 0;
+    const resolved = await resolveModel(source, {
+      cacheDir,
+      onDownloadProgress: (progress) => {
+        if (Date.now() - lastReport < 1000) return;
+        lastReport = Date.now();
+        log.info({ model: source }, `downloading ${formatDownloadProgress(progress)}`);
+      },
+    });
+    const name = names.get(source);
+    models.push({
+      path: resolved.path,
+      sha256: resolved.sha256,
+      priceCoefficient,
+      ...(name ? { name } : {}),
+    });
+  }
+  return LlamaEngine.create({ gpu: config.WORKER_GPU, models });
+}
+
+function chooseAttestor(config: Config, log: Logger): Attestor {
+  if (config.WORKER_ATTESTATION === 'tdx') {
+    return new TdxAttestor({ fetchCollateral: pccsCollateralFetcher(config.PCCS_URL) });
+  }
+  log.warn(
+    'INSECURE: dev attestation (no TEE). Clients refuse this worker unless their policy allows dev workers.',
+  );
+  return new DevAttestor();
+}
+
+async function serveStatus(port: number, status: () => WorkerStatusReport): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/status') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(status()));
+    } else {
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: 'GET /status only' }));
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    // Loopback only: the status names earnings and load, which are the GPU owner's business.
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  return server;
+}
