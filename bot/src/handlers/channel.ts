@@ -1,0 +1,149 @@
+import { Composer, type Context, GrammyError } from 'grammy';
+import type { InlineKeyboardButton, Message } from 'grammy/types';
+import { ALERT_LIMIT, deepLink } from '../format.js';
+import { type ChannelSettings, DEFAULT_CHANNEL_SETTINGS } from '../store/types.js';
+import { SummaryService } from '../summarize/service.js';
+import { texts } from '../texts.js';
+import { type BotServices, describeError, within } from './services.js';
+
+/** Channels: the ✨ Summary button under long posts, the answer to a tap, and joining or leaving a channel. */
+
+export const SUMMARY_CALLBACK = 'summary';
+/** How often an admin is told at most that the bot lacks the right to edit posts. */
+const RIGHTS_WARNING_INTERVAL_MS = 24 * 60 * 60 * 1000;
+
+const postText = (post: Message): string | undefined => post.text ?? post.caption;
+
+const hasSummaryButton = (rows: InlineKeyboardButton[][]) =>
+  rows.some((row) =>
+    row.some((button) => 'callback_data' in button && button.callback_data === SUMMARY_CALLBACK),
+  );
+
+/** Telegram's answers when the bot may not edit a post. */
+const isMissingEditRight = (error: unknown) =>
+  error instanceof GrammyError &&
+  (error.error_code === 403 ||
+    /message can't be edited|not enough rights|CHAT_ADMIN_REQUIRED/i.test(error.description));
+
+async function warnMissingEditRight(
+  ctx: Context,
+  services: BotServices,
+  settings: ChannelSettings,
+): Promise<void> {
+  const now = services.clock.now();
+  const warnedRecently =
+    settings.rightsWarnedAt !== undefined && now - settings.rightsWarnedAt < RIGHTS_WARNING_INTERVAL_MS;
+  await services.store.saveChannel({
+    ...settings,
+    canEditMessages: false,
+    ...(warnedRecently || settings.addedBy === undefined ? {} : { rightsWarnedAt: now }),
+  });
+  if (warnedRecently || settings.addedBy === undefined) return;
+  await ctx.api
+    .sendMessage(settings.addedBy, texts.missingEditRight(settings.title), { parse_mode: 'HTML' })
+    .catch((error: unknown) =>
+      services.logger.warn({ error: describeError(error) }, 'could not warn a channel admin'),
+    );
+}
+
+async function addSummaryButton(ctx: Context, services: BotServices, post: Message): Promise<void> {
+  const text = postText(post);
+  const settings = await services.store.getChannel(post.chat.id);
+  if (settings === undefined || !settings.active || !settings.enabled) return;
+  if (text === undefined || text.length < settings.minPostLength) return;
+  const existing = post.reply_markup?.inline_keyboard ?? [];
+  // An edited post keeps its button: a tap summarizes the post as it is then.
+  if (hasSummaryButton(existing)) return;
+  const inline_keyboard = [...existing, [{ text: texts.summaryButton, callback_data: SUMMARY_CALLBACK }]];
+  try {
+    await ctx.api.editMessageReplyMarkup(post.chat.id, post.message_id, {
+      reply_markup: { inline_keyboard },
+    });
+  } catch (error) {
+    if (!isMissingEditRight(error)) throw error;
+    await warnMissingEditRight(ctx, services, settings);
+  }
+}
+
+export function channelPosts(services: BotServices): Composer<Context> {
+  const composer = new Composer<Context>();
+
+  composer.on('channel_post', (ctx) => addSummaryButton(ctx, services, ctx.channelPost));
+  composer.on('edited_channel_post', (ctx) => addSummaryButton(ctx, services, ctx.editedChannelPost));
+
+  composer.callbackQuery(SUMMARY_CALLBACK, async (ctx) => {
+    const post = ctx.callbackQuery.message;
+    const text = post === undefined || post.date === 0 ? undefined : postText(post as Message);
+    if (post === undefined || text === undefined) {
+      return void (await ctx.answerCallbackQuery({ text: texts.tapFailed, show_alert: true }));
+    }
+    const settings = (await services.store.getChannel(post.chat.id)) ?? DEFAULT_CHANNEL_SETTINGS;
+    const job = {
+      source: {
+        kind: 'channel-post' as const,
+        chatId: post.chat.id,
+        messageId: post.message_id,
+        ...(post.edit_date === undefined ? {} : { editDate: post.edit_date }),
+      },
+      text,
+      language: settings.language,
+      length: settings.length,
+    };
+    const work = services.summaries.summarize(job);
+    let summary: Awaited<typeof work> | undefined;
+    try {
+      summary = await within(work, services.settings.tapWaitMs);
+    } catch (error) {
+      services.logger.warn({ error: describeError(error) }, 'summary for a tap failed');
+      return void (await ctx.answerCallbackQuery({ text: texts.tapFailed, show_alert: true }));
+    }
+    if (summary !== undefined && summary.summary.length <= ALERT_LIMIT) {
+      return void (await ctx.answerCallbackQuery({ text: summary.summary, show_alert: true }));
+    }
+    // Too long for an alert, or not ready yet: the bot chat shows it (and waits for it) under a deep link.
+    if (summary === undefined) {
+      work.catch((error: unknown) =>
+        services.logger.warn({ error: describeError(error) }, 'summary for a tap failed'),
+      );
+    }
+    const url = deepLink(ctx.me.username, `s_${SummaryService.summaryId(job)}`);
+    await ctx.answerCallbackQuery({ url });
+  });
+
+  composer.on('my_chat_member', async (ctx) => {
+    const { chat, from, old_chat_member: before, new_chat_member: member } = ctx.myChatMember;
+    if (chat.type !== 'channel') return;
+    const existing = await services.store.getChannel(chat.id);
+    if (member.status !== 'administrator') {
+      if (existing !== undefined) await services.store.saveChannel({ ...existing, active: false });
+      return;
+    }
+    const canEditMessages = member.can_edit_messages === true;
+    const settings: ChannelSettings = {
+      ...DEFAULT_CHANNEL_SETTINGS,
+      ...existing,
+      chatId: chat.id,
+      title: chat.title,
+      canEditMessages,
+      active: true,
+      addedBy: existing?.addedBy ?? from.id,
+    };
+    await services.store.saveChannel(settings);
+    const wasAdmin = before.status === 'administrator' && existing?.active === true;
+    let notice: string | undefined;
+    if (!wasAdmin) {
+      notice = texts.addedToChannel(chat.title, deepLink(ctx.me.username, `ch_${chat.id}`), canEditMessages);
+    } else if (existing.canEditMessages && !canEditMessages) {
+      notice = texts.missingEditRight(chat.title);
+    }
+    if (notice === undefined) return;
+    // The admin may never have opened the bot: then Telegram refuses the message, and there is no one else to tell.
+    await ctx.api
+      .sendMessage(from.id, notice, { parse_mode: 'HTML' })
+      .catch((error: unknown) =>
+        services.logger.warn({ error: describeError(error) }, 'could not message a channel admin'),
+      );
+  });
+
+  return composer;
+}

@@ -1,0 +1,35 @@
+import { Composer, type Context } from 'grammy';
+import { texts } from '../texts.js';
+import { showChannelSettings } from './channel-settings.js';
+import { type BotServices, describeError } from './services.js';
+import { deliverSummary } from './summary-messages.js';
+
+/** /start (with deep-link payloads) and /help, in private chats. */
+export function commands(services: BotServices): Composer<Context> {
+  const composer = new Composer<Context>();
+  const privateChat = composer.chatType('private');
+
+  privateChat.command('start', async (ctx) => {
+    const payload = ctx.match.trim();
+    if (payload.startsWith('s_')) {
+      const id = payload.slice(2);
+      const summary = await services.store.getSummary(id).then(
+        (stored) =>
+          stored ??
+          services.summaries.inProgress(id)?.catch((error: unknown) => {
+            services.logger.warn({ error: describeError(error) }, 'summary for a deep link failed');
+            return undefined;
+          }),
+      );
+      if (summary === undefined) return void (await ctx.reply(texts.summaryMissing));
+      return deliverSummary(ctx, summary);
+    }
+    const channelId = payload.match(/^ch_(-\d+)$/)?.[1];
+    if (channelId !== undefined) return showChannelSettings(ctx, services, Number(channelId));
+    await ctx.reply(texts.welcome(ctx.from.first_name), { parse_mode: 'HTML' });
+  });
+
+  privateChat.command('help', (ctx) => ctx.reply(texts.help(ctx.me.username), { parse_mode: 'HTML' }));
+
+  return composer;
+}

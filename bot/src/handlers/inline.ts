@@ -1,0 +1,62 @@
+import { Composer, type Context } from 'grammy';
+import type { InlineQueryResultArticle } from 'grammy/types';
+import { clipWords } from '../format.js';
+import { texts } from '../texts.js';
+import { firstLink, linkFailureText, summarizeLink } from './links.js';
+import { type BotServices, describeError, within } from './services.js';
+import { summaryMessages } from './summary-messages.js';
+
+const DESCRIPTION_CHARS = 120;
+const BUTTON_CHARS = 64;
+
+/** Inline mode: `@bot <link>` offers the article's summary as a message to send. */
+export function inlineMode(services: BotServices): Composer<Context> {
+  const composer = new Composer<Context>();
+
+  composer.on('inline_query', async (ctx) => {
+    const link = firstLink(ctx.inlineQuery.query);
+    if (link === undefined) {
+      return void (await ctx.answerInlineQuery([], {
+        cache_time: 0,
+        button: { text: texts.inlineHint, start_parameter: 'inline' },
+      }));
+    }
+    const work = summarizeLink(services, link);
+    let summary: Awaited<typeof work> | undefined;
+    try {
+      summary = await within(work, services.settings.inlineWaitMs);
+    } catch (error) {
+      services.logger.info({ error: describeError(error) }, 'inline link not summarized');
+      return void (await ctx.answerInlineQuery([], {
+        cache_time: 0,
+        button: { text: clipWords(linkFailureText(error), BUTTON_CHARS), start_parameter: 'inline' },
+      }));
+    }
+    if (summary === undefined) {
+      // It goes on in the background and is stored: the same query a moment later is answered at once.
+      work.catch((error: unknown) =>
+        services.logger.info({ error: describeError(error) }, 'inline link not summarized'),
+      );
+      return void (await ctx.answerInlineQuery([], {
+        cache_time: 0,
+        button: { text: texts.inlineStillReading, start_parameter: 'inline' },
+      }));
+    }
+    const [message] = summaryMessages(summary);
+    const result: InlineQueryResultArticle = {
+      type: 'article',
+      id: summary.id,
+      title: summary.title ?? link,
+      description: clipWords(summary.summary, DESCRIPTION_CHARS),
+      input_message_content: {
+        message_text: message ?? texts.summaryFailed,
+        parse_mode: 'HTML',
+        link_preview_options: { url: summary.url ?? link },
+      },
+      ...(summary.url === undefined ? {} : { url: summary.url }),
+    };
+    await ctx.answerInlineQuery([result], { cache_time: 300 });
+  });
+
+  return composer;
+}

@@ -1,0 +1,53 @@
+import { z } from 'zod';
+
+/** How long a summary is: a line or two (fits a 200-character alert), a few bullets, or a few paragraphs. */
+export const SummaryLength = z.enum(['short', 'bullets', 'detailed']);
+export type SummaryLength = z.output<typeof SummaryLength>;
+
+/** ISO 639-1 code of a fixed summary language, or 'auto' for the language of the text itself. */
+export const SummaryLanguage = z.union([
+  z.literal('auto'),
+  z.string().regex(/^[a-z]{2}$/, 'expected an ISO 639-1 code'),
+]);
+export type SummaryLanguage = z.output<typeof SummaryLanguage>;
+
+export interface SummaryRequest {
+  text: string;
+  title?: string;
+  language: SummaryLanguage;
+  length: SummaryLength;
+  signal?: AbortSignal;
+}
+
+export interface SummaryUsage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export interface SummaryResult {
+  summary: string;
+  usage: SummaryUsage;
+  /** The signed receipt of the job, once summaries run through the network. */
+  receiptId?: string;
+  /** The worker whose attested enclave served the job. */
+  workerId?: string;
+}
+
+/**
+ * Turns a text into a summary. The production implementation seals the prompt from `buildSummaryPrompt`
+ * to an attested worker through the client SDK; tests use `FakeSummarizer`.
+ */
+export interface Summarizer {
+  summarize(request: SummaryRequest): Promise<SummaryResult>;
+}
+
+export class SummarizeError extends Error {
+  override readonly name = 'SummarizeError';
+  constructor(
+    readonly code: 'unavailable' | 'aborted' | 'failed',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
