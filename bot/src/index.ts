@@ -12,6 +12,7 @@ export { createArticleReader, type ReadArticle } from './links/read-article.js';
 export { InMemoryBotStore } from './store/memory.js';
 export type { BotStore, ChannelSettings, StoredSummary, SummarySource } from './store/types.js';
 export { FakeSummarizer } from './summarize/fake-summarizer.js';
+export { NetworkSummarizer, type NetworkSummarizerOptions } from './summarize/network-summarizer.js';
 export { buildSummaryPrompt } from './summarize/prompt.js';
 export { SummaryService } from './summarize/service.js';
 export type { Summarizer, SummaryRequest, SummaryResult } from './summarize/types.js';
