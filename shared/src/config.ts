@@ -75,6 +75,11 @@ export const SETTINGS = {
       default: 'auto',
     },
   ),
+  WORKER_THREADS: setting(
+    z.coerce.number().int().min(0).max(1024),
+    "CPU threads per model for llama.cpp; 0 = llama.cpp's choice (1 for the tiny demo model)",
+    { default: '0' },
+  ),
   WORKER_ATTESTATION: setting(
     z.enum(['tdx', 'dev']),
     'Attestation provider: tdx (Intel TDX via configfs-tsm) or dev (no TEE, insecure)',

@@ -4,3 +4,14 @@ export * from './models/index.js';
 export { WorkerIdentity, type WorkerKeys } from './node/identity.js';
 export { type LinkState, ProxyLink, type ProxyLinkOptions } from './node/link.js';
 export { type JobOutcome, serveJob } from './node/serve-job.js';
+export {
+  checkPayoutAddress,
+  DEMO_MODEL_NAME,
+  loadEngine,
+  parseModelSources,
+  type RunningWorker,
+  type StartWorkerOptions,
+  startWorker,
+  type WorkerStats,
+  type WorkerStatusReport,
+} from './runtime.js';

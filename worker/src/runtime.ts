@@ -227,7 +227,7 @@ function count(stats: WorkerStats, outcome: JobOutcome): void {
   }
 }
 
-async function loadEngine(config: Config, log: Logger): Promise<LlamaEngine> {
+export async function loadEngine(config: Config, log: Logger): Promise<LlamaEngine> {
   const cacheDir = join(config.COCOON_DATA_DIR, 'models');
   let sources: ModelSource[];
   const names = new Map<string, string>();
@@ -258,7 +258,9 @@ async function loadEngine(config: Config, log: Logger): Promise<LlamaEngine> {
       ...(name ? { name } : {}),
     });
   }
-  return LlamaEngine.create({ gpu: config.WORKER_GPU, models });
+  // Threads cost more in synchronisation than they give on a model this small.
+  const threads = config.WORKER_THREADS || (config.WORKER_MODELS === undefined ? 1 : undefined);
+  return LlamaEngine.create({ gpu: config.WORKER_GPU, models, ...(threads ? { threads } : {}) });
 }
 
 function chooseAttestor(config: Config, log: Logger): Attestor {

@@ -1,0 +1,114 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NetworkSummarizer } from '@cocoon/bot';
+import { loadConfig, verifyReceipt } from '@cocoon/shared';
+import { createLogger } from '@cocoon/shared/log';
+import { writeTinyGguf } from '@cocoon/worker/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningNetwork, startNetwork } from '../src/network.js';
+
+const log = createLogger('test', 'silent');
+let dir: string;
+let network: RunningNetwork;
+let model: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cocoon-network-'));
+  const tiny = await writeTinyGguf(join(dir, 'tiny.gguf'));
+  model = tiny.sha256;
+  const config = loadConfig({
+    COCOON_DATA_DIR: join(dir, 'data'),
+    WORKER_MODELS: tiny.path,
+    WORKER_GPU: 'cpu',
+    WORKER_THREADS: '1',
+    WORKER_PAYOUT_ADDRESS: 'EQD__________________________________________0vo',
+  });
+  network = await startNetwork({ config, log, ports: { proxy: 0, gateway: 0, workerStatus: null } });
+  for (let i = 0; i < 100 && network.worker.link.state !== 'admitted'; i++)
+    await new Promise((r) => setTimeout(r, 100));
+  expect(network.worker.link.state).toBe('admitted');
+}, 60_000);
+
+afterAll(async () => {
+  await network?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const question = {
+  messages: [{ role: 'user' as const, content: 'Say something about TON.' }],
+  max_tokens: 24,
+  temperature: 0.8,
+  seed: 7,
+};
+
+describe('the embedded network, end to end (real proxy, real llama.cpp worker, sealed both ways)', () => {
+  it('lists the worker model and answers a sealed chat with a verified receipt', async () => {
+    expect((await network.client.models()).map((m) => m.model)).toEqual([model]);
+    const pieces: string[] = [];
+    const result = await network.client.chat(question, { model, onText: (text) => pieces.push(text) });
+    expect(pieces.join('')).toBe(result.text);
+    expect(result.usage.completionTokens).toBeGreaterThan(0);
+    expect(result.receipt.amount).toBeGreaterThan(0n);
+    expect(result.worker.attestation).toMatchObject({ kind: 'dev', secure: false });
+
+    // The sealed path yields exactly what the model yields when called directly with the same settings.
+    const direct = await network.worker.engine.model(model).generate(question);
+    expect(result.text).toBe(direct.text);
+    expect(result.usage).toEqual(direct.usage);
+    expect(network.worker.stats.jobsServed).toBeGreaterThanOrEqual(1);
+  });
+
+  it('serves OpenAI clients through the gateway, streaming and not', async () => {
+    const body = { model, ...question };
+    const plain = await fetch(`${network.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(plain.status).toBe(200);
+    const completion = await plain.json();
+    expect(completion).toMatchObject({
+      object: 'chat.completion',
+      choices: [{ message: { role: 'assistant' } }],
+      cocoon: { attestation: { kind: 'dev' } },
+    });
+    expect(() => verifyReceipt(completion.cocoon.receipt)).not.toThrow();
+
+    const streamed = await fetch(`${network.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }),
+    });
+    const events = (await streamed.text())
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: '))
+      .map((e) => e.slice(6));
+    expect(events.at(-1)).toBe('[DONE]');
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
+    const text = chunks
+      .flatMap((c) => c.choices.map((choice: { delta: { content?: string } }) => choice.delta.content ?? ''))
+      .join('');
+    expect(text).toBe(completion.choices[0].message.content);
+    expect(chunks.at(-1).usage).toEqual(completion.usage);
+
+    const missing = await fetch(`${network.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...body, model: 'no-such-model' }),
+    });
+    expect(missing.status).toBe(404);
+    expect((await missing.json()).error.code).toBe('model_not_found');
+  });
+
+  it("summarizes for the bot through the network, with the receipt's id", async () => {
+    const summarizer = new NetworkSummarizer({ client: network.client, model });
+    const result = await summarizer.summarize({
+      text: 'TON is a blockchain. It is fast. Telegram uses it.',
+      language: 'en',
+      length: 'short',
+    });
+    expect(result.receiptId).toMatch(/^[0-9a-f]{64}$/);
+    expect(result.usage.promptTokens).toBeGreaterThan(10);
+  });
+});
