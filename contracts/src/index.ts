@@ -1,0 +1,11 @@
+export * from '../wrappers/index.js';
+export * from './chain/index.js';
+export {
+  CONTRACT_NAMES,
+  type CompiledContract,
+  type ContractCodes,
+  type ContractName,
+  loadContractCodes,
+} from './compile.js';
+export { DeployError, ensureProxy, ensureRoot } from './deploy.js';
+export { basechainFeePrices, forwardFee, gasFee, mainnetFeeConfig } from './fees.js';
