@@ -257,9 +257,11 @@ export function signCharge(opts: {
   queryId?: bigint;
   secretKey: Buffer;
 }): Buffer {
-  return signAmount(
-    { op: Op.charge, queryId: opts.queryId ?? 0n, total: opts.total, target: opts.client },
-    opts.secretKey,
+  return Buffer.from(
+    signAmount(
+      { op: Op.charge, queryId: opts.queryId ?? 0n, total: opts.total, target: opts.client },
+      opts.secretKey,
+    ),
   );
 }
 
@@ -270,8 +272,10 @@ export function signCooperativeClose(opts: {
   closeSeqno: number;
   secretKey: Buffer;
 }): Buffer {
-  return signAmount(
-    { op: Op.cooperativeClose, queryId: BigInt(opts.closeSeqno), total: opts.total, target: opts.client },
-    opts.secretKey,
+  return Buffer.from(
+    signAmount(
+      { op: Op.cooperativeClose, queryId: BigInt(opts.closeSeqno), total: opts.total, target: opts.client },
+      opts.secretKey,
+    ),
   );
 }

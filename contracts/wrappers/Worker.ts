@@ -91,8 +91,10 @@ export function signPayout(opts: {
   queryId?: bigint;
   secretKey: Buffer;
 }): Buffer {
-  return signAmount(
-    { op: Op.payout, queryId: opts.queryId ?? 0n, total: opts.total, target: opts.worker },
-    opts.secretKey,
+  return Buffer.from(
+    signAmount(
+      { op: Op.payout, queryId: opts.queryId ?? 0n, total: opts.total, target: opts.worker },
+      opts.secretKey,
+    ),
   );
 }

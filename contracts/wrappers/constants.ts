@@ -1,3 +1,5 @@
+import { SignedOp } from '@cocoon/shared';
+
 /** Opcodes of every message (mirrors contracts/common/messages.tolk). */
 export const Op = {
   transferOwnership: 0x52f1a001,
@@ -13,13 +15,13 @@ export const Op = {
   topUp: 0xc1e00001,
   addStake: 0xc1e00002,
   withdraw: 0xc1e00003,
-  charge: 0xc1e00004,
+  charge: SignedOp.charge,
   requestRefund: 0xc1e00005,
   forceRefund: 0xc1e00006,
-  cooperativeClose: 0xc1e00007,
+  cooperativeClose: SignedOp.cooperativeClose,
   clientPayment: 0xc1e00010,
   refund: 0xc1e00011,
-  payout: 0x3a7c0001,
+  payout: SignedOp.payout,
   payoutRequest: 0x3a7c0010,
   workerPaid: 0x3a7c0011,
   addProxyStake: 0x9b0a0001,

@@ -1,11 +1,11 @@
-import { beginCell } from '@ton/core';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { beginCell } from '@ton/core';
 import { z } from 'zod';
 import { AttestationPolicy } from '../attestation/verify.js';
 import { toBase64, toHex, utf8 } from '../bytes.js';
 import { SignedReceipt } from '../receipt.js';
-import { ModelListing, ModelOffer, WorkerLoad } from './messages.js';
+import { ModelListing, WorkerListing } from './messages.js';
 import { Base64, JobId, Nanotons, TokenCount, UnixSeconds } from './primitives.js';
 
 /**
@@ -106,7 +106,8 @@ export function verifyInitData(
   if (!Number.isSafeInteger(authDate) || authDate <= 0) {
     throw new InitDataError('malformed', 'initData has no valid auth_date');
   }
-  if (authDate > nowSeconds + 60) throw new InitDataError('from_future', 'initData auth_date is in the future');
+  if (authDate > nowSeconds + 60)
+    throw new InitDataError('from_future', 'initData auth_date is in the future');
   if (nowSeconds - authDate > maxAgeSeconds) {
     throw new InitDataError('expired', `initData is older than ${maxAgeSeconds} s; reopen the app`);
   }
@@ -169,7 +170,10 @@ export type JobSource = z.output<typeof JobSource>;
 export const PaidWith = z.enum(['free', 'ton', 'stars', 'sponsor']);
 
 /** The on-chain transaction that settled a job's cumulative charge. */
-export const SettlementTx = z.object({ hash: z.string().regex(/^[0-9a-f]{64}$/), lt: z.string().regex(/^\d+$/) });
+export const SettlementTx = z.object({
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+  lt: z.string().regex(/^\d+$/),
+});
 
 export const HistoryJob = z.object({
   jobId: JobId,
@@ -194,7 +198,11 @@ export const HistoryQuery = z.object({
   /** Only jobs created before this time (the previous page's last `createdAt`). */
   before: z.coerce.number().int().positive().optional(),
 });
-export const HistoryResponse = z.object({ jobs: z.array(HistoryJob) });
+export const HistoryResponse = z.object({
+  jobs: z.array(HistoryJob),
+  /** The bot client's attestation policy: the browser checks each job's worker against it, at the job's time. */
+  policy: AttestationPolicy,
+});
 export type HistoryResponse = z.output<typeof HistoryResponse>;
 
 // ---------------------------------------------------------------------------------------------------------
@@ -313,15 +321,8 @@ export type ReaderResponse = z.output<typeof ReaderResponse>;
 // ---------------------------------------------------------------------------------------------------------
 // GET /api/network: the proxy's listings, verified in the browser against the same policy the bot uses
 
-export const NetworkWorker = z.object({
-  workerId: z.string().min(1),
-  bundle: z.unknown(),
-  models: z.array(ModelOffer),
-  load: WorkerLoad,
-});
-
 export const NetworkResponse = z.object({
-  workers: z.array(NetworkWorker),
+  workers: z.array(WorkerListing),
   models: z.array(ModelListing),
   /** What the bot's client trusts: the browser verifies each bundle against it. */
   policy: AttestationPolicy,
