@@ -1,13 +1,23 @@
 // The composition root: the whole network in one process on embedded defaults. Every role is started
 // through its own package's public API; only this file knows how they fit together.
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import {
+  type Chain,
+  chainOptionsFromConfig,
+  DEFAULT_ROOT_PARAMS,
+  ensureRoot,
+  openChain,
+  RootContract,
+  rootPolicySource,
+} from '@cocoon/contracts';
 import { CocoonProxy, fixedAllowance, StoreCredit } from '@cocoon/proxy';
-import { type AttestationPolicy, CocoonClient, type Config } from '@cocoon/shared';
+import { CocoonClient, type Config } from '@cocoon/shared';
 import type { Logger } from '@cocoon/shared/log';
 import { openStore, type Store } from '@cocoon/shared/store';
 import { type Engine, loadEngine, type RunningWorker, startWorker } from '@cocoon/worker';
+import { Address, type OpenedContract } from '@ton/core';
 import { loadOrCreateClientKey } from './client-key.js';
 import { createGateway } from './gateway.js';
 
@@ -21,6 +31,8 @@ export interface NetworkOptions {
 }
 
 export interface RunningNetwork {
+  chain: Chain;
+  root: OpenedContract<RootContract>;
   store: Store<never>;
   proxy: CocoonProxy;
   worker: RunningWorker;
@@ -29,14 +41,31 @@ export interface RunningNetwork {
   stop(): Promise<void>;
 }
 
-/** What the embedded network trusts: the worker's own models, and dev attestation when allowed. */
-function embeddedPolicy(config: Config, engine: Engine): AttestationPolicy {
-  return {
-    allowDev: config.ATTESTATION_ALLOW_DEV,
-    imageHashes: [],
-    models: engine.models.map((m) => m.id),
-    acceptedTcbStatuses: ['UpToDate'],
-  };
+/**
+ * The Root contract the network trusts: the configured one, or on the sandbox one deployed on first start
+ * (owned by the local wallet) that lists the embedded worker's models.
+ */
+async function trustedRoot(
+  chain: Chain,
+  config: Config,
+  engine: Engine,
+  log: Logger,
+): Promise<OpenedContract<RootContract>> {
+  if (config.ROOT_ADDRESS !== undefined)
+    return chain.open(RootContract.createFromAddress(Address.parse(config.ROOT_ADDRESS)));
+  if (chain.network !== 'sandbox')
+    throw new Error(`set ROOT_ADDRESS: npm start deploys a Root contract only on the local sandbox chain`);
+  const root = await ensureRoot(chain, { owner: chain.wallet, params: DEFAULT_ROOT_PARAMS });
+  for (const model of engine.models) {
+    if ((await root.getModelCoefficient(BigInt(`0x${model.id}`))) !== model.priceCoefficient) {
+      await root.sendSetModel(chain.sender, {
+        modelHash: BigInt(`0x${model.id}`),
+        priceCoefficient: model.priceCoefficient,
+      });
+      log.info({ model: model.name }, 'model listed in the Root contract');
+    }
+  }
+  return root;
 }
 
 export async function startNetwork({
@@ -58,13 +87,18 @@ export async function startNetwork({
     });
     stops.push(() => store.close());
 
+    const chain = await openChain(chainOptionsFromConfig(config));
+    stops.push(() => chain.close());
+
     const workerLog = log.child({ role: 'worker' });
     const workerEngine = engine ?? (await loadEngine(config, workerLog));
-    const policy = embeddedPolicy(config, workerEngine);
+    const root = await trustedRoot(chain, config, workerEngine, log);
+    const params = await root.getParams();
+    const policy = rootPolicySource(root, { allowDev: config.ATTESTATION_ALLOW_DEV });
     const proxy = await CocoonProxy.start(
       {
         store: store as never,
-        policySource: { read: async () => policy },
+        policySource: policy,
         credit: new StoreCredit(store.db as never, fixedAllowance(LOCAL_CREDIT_LINE)),
         log: log.child({ role: 'proxy' }),
       },
@@ -73,7 +107,12 @@ export async function startNetwork({
     stops.push(() => proxy.close());
 
     const worker = await startWorker({
-      config: { ...config, PROXY_URL: proxy.url },
+      config: {
+        ...config,
+        PROXY_URL: proxy.url,
+        PRICE_PER_TOKEN: params.pricePerToken,
+        WORKER_PAYOUT_ADDRESS: config.WORKER_PAYOUT_ADDRESS ?? chain.wallet.toString(),
+      },
       log: workerLog,
       engine: workerEngine,
       statusPort: ports.workerStatus === undefined ? config.WORKER_STATUS_PORT : ports.workerStatus,
@@ -81,20 +120,28 @@ export async function startNetwork({
     stops.push(() => worker.stop());
 
     const clientKey = await loadOrCreateClientKey(config.COCOON_DATA_DIR);
-    const client = new CocoonClient({ proxyUrl: proxy.url, clientKey, policy });
+    const client = new CocoonClient({ proxyUrl: proxy.url, clientKey, policy: () => policy.read() });
     const gateway = createGateway({
       client,
       ...(config.GATEWAY_API_KEY ? { apiKey: config.GATEWAY_API_KEY } : {}),
     });
-    const server: Server = await new Promise((resolve, reject) => {
-      const listening = gateway.listen(ports.gateway ?? config.GATEWAY_PORT, config.GATEWAY_HOST, () =>
-        resolve(listening),
-      );
-      listening.once('error', reject);
+    const server = createServer(gateway);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(ports.gateway ?? config.GATEWAY_PORT, config.GATEWAY_HOST, () => resolve());
     });
     stops.push(() => new Promise((resolve) => server.close(() => resolve())));
     const { port } = server.address() as AddressInfo;
-    return { store, proxy, worker, client, gatewayUrl: `http://${config.GATEWAY_HOST}:${port}`, stop };
+    return {
+      chain,
+      root,
+      store,
+      proxy,
+      worker,
+      client,
+      gatewayUrl: `http://${config.GATEWAY_HOST}:${port}`,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

@@ -1,64 +1,62 @@
-// `npm start`: the whole network on embedded defaults. Each role is a component that starts, reports a status
-// row and stops on Ctrl-C; a role that does not exist yet says so instead of pretending.
+// `npm start`: the whole network on embedded defaults, with a status table; Ctrl-C stops it cleanly.
 import { type Config, ConfigError } from '@cocoon/shared';
 import { loadProcessConfig } from '@cocoon/shared/config-file';
+import { createLogger } from '@cocoon/shared/log';
+import { type RunningNetwork, startNetwork } from './network.js';
 
 export interface StatusRow {
   component: string;
-  state: 'running' | 'ready' | 'off' | 'not built yet';
   detail: string;
 }
 
-export interface Component {
-  name: string;
-  start(config: Config): Promise<StatusRow>;
-  stop?(): Promise<void>;
+const ton = (nanotons: bigint) => `${(Number(nanotons) / 1e9).toFixed(3)} TON`;
+
+export async function statusRows(network: RunningNetwork, config: Config): Promise<StatusRow[]> {
+  const { worker, chain, root } = network;
+  const attestation = worker.status().attestation;
+  return [
+    {
+      component: 'chain',
+      detail: `TON ${chain.network}${chain.network === 'sandbox' ? ` (real TVM, saved in ${config.COCOON_DATA_DIR})` : ''}`,
+    },
+    {
+      component: 'wallet',
+      detail: `${chain.wallet.toString()}  ${ton(await chain.getBalance(chain.wallet))}`,
+    },
+    { component: 'Root contract', detail: root.address.toString() },
+    {
+      component: 'database',
+      detail:
+        network.store.kind === 'pglite' ? `PGlite in ${config.COCOON_DATA_DIR}` : 'Postgres (DATABASE_URL)',
+    },
+    { component: 'proxy', detail: network.proxy.url },
+    {
+      component: 'worker',
+      detail: `${worker.link.state}, ${worker.engine.gpu}, attestation ${attestation.kind}${attestation.secure ? '' : ' (INSECURE: no TEE)'}`,
+    },
+    ...worker.engine.models.map((m) => ({
+      component: 'model',
+      detail: `${m.name}  ${m.id.slice(0, 16)}…  ${worker.offers.get(m.id)?.pricePerToken ?? 0n} nanoTON/token${config.WORKER_MODELS === undefined ? '  FALLBACK demo model: random weights, gibberish answers; set WORKER_MODELS' : ''}`,
+    })),
+    { component: 'OpenAI gateway', detail: `${network.gatewayUrl}/v1/chat/completions` },
+    {
+      component: 'credit',
+      detail: 'FALLBACK: a fixed local credit line per client until settlement reads deposits from the chain',
+    },
+    { component: 'Mini App', detail: 'not built yet (the Mini App issue)' },
+    {
+      component: 'Telegram bot',
+      detail:
+        config.BOT_TOKEN === undefined
+          ? 'off: set BOT_TOKEN (from @BotFather) to run it'
+          : 'not wired yet (the bot issue)',
+    },
+  ];
 }
-
-const pending = (name: string, issue: string): Component => ({
-  name,
-  start: async () => ({ component: name, state: 'not built yet', detail: `arrives with ${issue}` }),
-});
-
-export const components: Component[] = [
-  pending('chain (TON sandbox + contracts)', 'the contracts issue'),
-  pending('proxy', 'the proxy issue'),
-  pending('worker (llama.cpp)', 'the worker issue'),
-  pending('Mini App server', 'the Mini App issue'),
-  {
-    name: 'Telegram bot',
-    start: async (config) =>
-      config.BOT_TOKEN === undefined
-        ? { component: 'Telegram bot', state: 'off', detail: 'set BOT_TOKEN (from @BotFather) to run it' }
-        : { component: 'Telegram bot', state: 'not built yet', detail: 'arrives with the bot issue' },
-  },
-];
 
 export function formatStatus(rows: StatusRow[]): string {
-  const widths = [
-    Math.max(...rows.map((r) => r.component.length), 9),
-    Math.max(...rows.map((r) => r.state.length), 5),
-  ] as const;
-  const line = (a: string, b: string, c: string) => `  ${a.padEnd(widths[0])}  ${b.padEnd(widths[1])}  ${c}`;
-  return [
-    line('component', 'state', 'detail'),
-    ...rows.map((r) => line(r.component, r.state, r.detail)),
-  ].join('\n');
-}
-
-export async function start(config: Config): Promise<{ rows: StatusRow[]; stop(): Promise<void> }> {
-  const started: Component[] = [];
-  const rows: StatusRow[] = [];
-  for (const component of components) {
-    rows.push(await component.start(config));
-    started.push(component);
-  }
-  return {
-    rows,
-    stop: async () => {
-      for (const component of started.reverse()) await component.stop?.();
-    },
-  };
+  const width = Math.max(...rows.map((r) => r.component.length));
+  return rows.map((r) => `  ${r.component.padEnd(width)}  ${r.detail}`).join('\n');
 }
 
 async function main(): Promise<void> {
@@ -72,17 +70,19 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  console.log(`Cocoon: embedded network in ${config.COCOON_DATA_DIR} (TON ${config.TON_NETWORK})\n`);
-  const network = await start(config);
-  console.log(formatStatus(network.rows));
-  const running = network.rows.some((row) => row.state === 'running');
-  if (!running) {
-    console.log('\nNothing long-running is built yet; exiting. See README.md for what each issue adds.');
-    await network.stop();
-    return;
-  }
+  const log = createLogger('cocoon', config.LOG_LEVEL);
+  console.log(
+    `Cocoon: starting the network in ${config.COCOON_DATA_DIR} (first start deploys contracts and loads the model)…`,
+  );
+  const network = await startNetwork({ config, log });
+  console.log(
+    `\n${formatStatus(await statusRows(network, config))}\n\nCtrl-C stops it; a restart keeps balances, history and settings.`,
+  );
+  let stopping = false;
   const shutdown = async () => {
-    console.log('\nStopping…');
+    if (stopping) return;
+    stopping = true;
+    console.log('\nStopping: finishing running jobs…');
     await network.stop();
     process.exit(0);
   };

@@ -7,17 +7,19 @@ import { createLogger } from '@cocoon/shared/log';
 import { writeTinyGguf } from '@cocoon/worker/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningNetwork, startNetwork } from '../src/network.js';
+import { statusRows } from '../src/start.js';
 
 const log = createLogger('test', 'silent');
 let dir: string;
 let network: RunningNetwork;
 let model: string;
+let config: ReturnType<typeof loadConfig>;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cocoon-network-'));
   const tiny = await writeTinyGguf(join(dir, 'tiny.gguf'));
   model = tiny.sha256;
-  const config = loadConfig({
+  config = loadConfig({
     COCOON_DATA_DIR: join(dir, 'data'),
     WORKER_MODELS: tiny.path,
     WORKER_GPU: 'cpu',
@@ -110,5 +112,16 @@ describe('the embedded network, end to end (real proxy, real llama.cpp worker, s
     });
     expect(result.receiptId).toMatch(/^[0-9a-f]{64}$/);
     expect(result.usage.promptTokens).toBeGreaterThan(10);
+  });
+});
+
+describe('npm start status', () => {
+  it('names the chain, the Root contract, the model, the gateway and the insecure dev attestation', async () => {
+    const rows = Object.fromEntries((await statusRows(network, config)).map((r) => [r.component, r.detail]));
+    expect(rows.chain).toMatch(/sandbox/);
+    expect(rows['Root contract']).toBe(network.root.address.toString());
+    expect(rows.worker).toMatch(/admitted.*INSECURE/);
+    expect(rows.model).toContain(model.slice(0, 16));
+    expect(rows['Telegram bot']).toMatch(/BOT_TOKEN/);
   });
 });

@@ -1,10 +1,11 @@
 // Deploys and administers Cocoon's contracts on the embedded chain, testnet or mainnet.
 //   npm run admin -w @cocoon/contracts -- <command> [args] [--data .cocoon] [--root <address>]
-// Network from TON_NETWORK (sandbox | testnet | mainnet) with TON_ENDPOINT, TON_API_KEY, TON_MNEMONIC.
+// Network from the settings TON_NETWORK (sandbox | testnet | mainnet), TON_ENDPOINT, TON_API_KEY, TON_MNEMONIC.
 import { parseArgs } from 'node:util';
+import { loadProcessConfig } from '@cocoon/shared/config-file';
 import { Address, toNano } from '@ton/core';
 import { z } from 'zod';
-import { chainOptionsFromEnv, openChain } from '../src/chain/open.js';
+import { chainOptionsFromConfig, openChain } from '../src/chain/open.js';
 import { ensureProxy, ensureRoot } from '../src/deploy.js';
 import { DEFAULT_ROOT_PARAMS, RootContract } from '../wrappers/Root.js';
 
@@ -19,7 +20,7 @@ const USAGE = `commands:
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { data: { type: 'string', default: '.cocoon' }, root: { type: 'string' } },
+  options: { data: { type: 'string' }, root: { type: 'string' } },
 });
 const [command, ...args] = positionals;
 const hash = z
@@ -28,7 +29,10 @@ const hash = z
   .transform((h) => BigInt(`0x${h.replace(/^0x/, '')}`));
 const allow = z.enum(['allow', 'deny']).transform((v) => v === 'allow');
 
-const chain = await openChain(chainOptionsFromEnv(process.env, values.data));
+const config = loadProcessConfig();
+const chain = await openChain(
+  chainOptionsFromConfig({ ...config, COCOON_DATA_DIR: values.data ?? config.COCOON_DATA_DIR }),
+);
 try {
   const rootFor = async () =>
     values.root

@@ -9,3 +9,4 @@ export {
 } from './compile.js';
 export { DeployError, ensureProxy, ensureRoot } from './deploy.js';
 export { basechainFeePrices, forwardFee, gasFee, mainnetFeeConfig } from './fees.js';
+export { type RootPolicyOptions, rootPolicySource } from './policy.js';

@@ -59,6 +59,10 @@ export const SETTINGS = {
     'Operator wallet mnemonic (24 words) for testnet/mainnet',
     { secret: true },
   ),
+  ROOT_ADDRESS: setting(
+    z.string().min(1),
+    'Root contract to trust on testnet/mainnet; unset on the sandbox = deployed on first start',
+  ),
   PROXY_HOST: setting(z.string().min(1), 'Address the proxy listens on', { default: '127.0.0.1' }),
   PROXY_PORT: setting(port, 'Port of the proxy (client HTTP API and worker WebSocket)', { default: '8480' }),
   PROXY_URL: setting(url('http', 'https'), 'Proxy a worker or client talks to', {

@@ -46,7 +46,7 @@ export function parseModelSources(setting: string): ModelSource[] {
 }
 
 /** The demo model `npm start` serves when no model is configured: random weights, so its answers are gibberish. */
-export const DEMO_MODEL_NAME = 'cocoon-demo-tiny (random weights: gibberish, a fallback for local runs)';
+export const DEMO_MODEL_NAME = 'cocoon-demo-tiny';
 
 export interface WorkerStats {
   jobsServed: number;
@@ -233,7 +233,10 @@ export async function loadEngine(config: Config, log: Logger): Promise<LlamaEngi
   const names = new Map<string, string>();
   if (config.WORKER_MODELS === undefined) {
     const demo = await writeTinyGguf(join(cacheDir, 'cocoon-demo-tiny.gguf'));
-    log.warn({ path: demo.path }, `FALLBACK: no WORKER_MODELS set; serving ${DEMO_MODEL_NAME}`);
+    log.warn(
+      { path: demo.path },
+      `FALLBACK: no WORKER_MODELS set; serving ${DEMO_MODEL_NAME}, a tiny model with random weights (its answers are gibberish)`,
+    );
     sources = [{ source: demo.path, priceCoefficient: 10_000 }];
     names.set(demo.path, DEMO_MODEL_NAME);
   } else {

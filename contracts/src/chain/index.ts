@@ -1,5 +1,5 @@
 export { NetworkChain, type NetworkChainOptions, SendTimeoutError, type TonClientLike } from './network.js';
-export { type ChainOptions, chainOptionsFromEnv, chainOptionsSchema, openChain } from './open.js';
+export { type ChainOptions, chainOptionsFromConfig, chainOptionsSchema, openChain } from './open.js';
 export { ChainStateError, SandboxChain, type SandboxChainOptions } from './sandbox.js';
 export * from './types.js';
 export {

@@ -1,3 +1,4 @@
+import type { Config } from '@cocoon/shared';
 // Node-only: picks the chain adapter from configuration (embedded sandbox by default).
 import { z } from 'zod';
 import { NetworkChain, networkChainOptionsSchema } from './network.js';
@@ -24,17 +25,20 @@ export async function openChain(options: ChainOptions): Promise<Chain> {
  * Chain options from the environment: TON_NETWORK (sandbox | testnet | mainnet, default sandbox),
  * TON_ENDPOINT, TON_API_KEY, TON_MNEMONIC (24 words) for real networks; `dataDir` for the sandbox.
  */
-export function chainOptionsFromEnv(env: NodeJS.ProcessEnv, dataDir: string): ChainOptions {
-  const network = env.TON_NETWORK ?? 'sandbox';
-  if (network === 'sandbox') return { network, dataDir };
+/** Chain options from Cocoon's settings (see shared/src/config.ts). */
+export function chainOptionsFromConfig(
+  config: Pick<Config, 'TON_NETWORK' | 'TON_ENDPOINT' | 'TON_API_KEY' | 'TON_MNEMONIC' | 'COCOON_DATA_DIR'>,
+): ChainOptions {
+  const network = config.TON_NETWORK;
+  if (network === 'sandbox') return { network, dataDir: config.COCOON_DATA_DIR };
   return chainOptionsSchema.parse({
     network,
     endpoint:
-      env.TON_ENDPOINT ??
+      config.TON_ENDPOINT ??
       (network === 'testnet'
         ? 'https://testnet.toncenter.com/api/v2/jsonRPC'
         : 'https://toncenter.com/api/v2/jsonRPC'),
-    apiKey: env.TON_API_KEY,
-    mnemonic: (env.TON_MNEMONIC ?? '').trim().split(/\s+/).filter(Boolean),
+    apiKey: config.TON_API_KEY,
+    mnemonic: (config.TON_MNEMONIC ?? '').trim().split(/\s+/).filter(Boolean),
   });
 }
