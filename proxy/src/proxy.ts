@@ -1,0 +1,182 @@
+// Node-only by nature: an HTTP server and the shared SQL store.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Clock, systemClock } from '@cocoon/shared';
+import type { Logger } from '@cocoon/shared/log';
+import type { Store } from '@cocoon/shared/store/index';
+import { z } from 'zod';
+import type { CreditSource } from './credit.js';
+import { type ProxyDb, proxyMigrations } from './db.js';
+import { createHttpApi } from './http-api.js';
+import { Ledger } from './ledger.js';
+import { ProxyMetrics } from './metrics.js';
+import { PolicyKeeper, type PolicySource } from './policy.js';
+import { ClientRateLimiter } from './rate-limit.js';
+import { WorkerRegistry } from './registry.js';
+import { JobRouter } from './router.js';
+import { WorkerEndpoint } from './worker-endpoint.js';
+
+const ms = z.number().int().positive();
+
+/** Every limit of a proxy, with defaults for a small public node. */
+export const ProxyLimits = z.object({
+  /** Refuse to admit workers and route jobs on a policy older than this. */
+  policyMaxAgeMs: ms.default(10 * 60_000),
+  policyRefreshMs: ms.default(60_000),
+  /** A worker silent for this long is dropped (workers send heartbeats well within it). */
+  heartbeatTimeoutMs: ms.default(30_000),
+  helloTimeoutMs: ms.default(10_000),
+  maxQueuePerModel: z.number().int().nonnegative().default(64),
+  maxJobsPerClient: z.number().int().positive().default(16),
+  clientRatePerSecond: z.number().positive().default(20),
+  clientBurst: z.number().int().positive().default(40),
+  jobDeadlineMs: ms.default(10 * 60_000),
+  receiptGraceMs: ms.default(30_000),
+  maxJobLifetimeMs: ms.default(60 * 60_000),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(8 * 1024 * 1024),
+  maxWorkerMessageBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(16 * 1024 * 1024),
+});
+export type ProxyLimits = z.output<typeof ProxyLimits>;
+
+export interface ProxyOptions {
+  /** The shared store; the proxy applies its own migration set (`proxy`). */
+  store: Store<ProxyDb>;
+  policySource: PolicySource;
+  credit: CreditSource;
+  limits?: z.input<typeof ProxyLimits>;
+  clock?: Clock;
+  log?: Logger;
+}
+
+export const WORKER_PATH = '/v1/worker';
+
+/** A running proxy: the client HTTP API and the worker WebSocket on one port. */
+export class CocoonProxy {
+  private constructor(
+    readonly server: Server,
+    readonly registry: WorkerRegistry,
+    readonly router: JobRouter,
+    readonly ledger: Ledger,
+    readonly policy: PolicyKeeper,
+    readonly metrics: ProxyMetrics,
+    private readonly endpoint: WorkerEndpoint,
+    private readonly sweeper: NodeJS.Timeout,
+  ) {}
+
+  /** Migrates the store, reads the policy once (fails if it cannot), and listens. */
+  static async start(options: ProxyOptions, listen: { host: string; port: number }): Promise<CocoonProxy> {
+    const limits = ProxyLimits.parse(options.limits ?? {});
+    const clock = options.clock ?? systemClock;
+    const { log, store, credit } = options;
+    await store.migrate(proxyMigrations);
+    const recovered = await credit.recover?.(limits.jobDeadlineMs + limits.receiptGraceMs);
+    if (recovered) log?.info({ reservations: recovered }, 'settled reservations left by a previous run');
+    const policy = new PolicyKeeper(
+      options.policySource,
+      clock,
+      { maxAgeMs: limits.policyMaxAgeMs, refreshMs: limits.policyRefreshMs },
+      log,
+    );
+    await policy.start();
+    const registry = new WorkerRegistry(
+      policy,
+      clock,
+      { heartbeatTimeoutMs: limits.heartbeatTimeoutMs },
+      log,
+    );
+    policy.onRefresh(() => void registry.reverifyAll());
+    const ledger = new Ledger(store.db);
+    const router = new JobRouter(
+      {
+        registry,
+        policy,
+        credit,
+        ledger,
+        rateLimiter: new ClientRateLimiter(clock, {
+          perSecond: limits.clientRatePerSecond,
+          burst: limits.clientBurst,
+        }),
+        clock,
+        ...(log ? { log } : {}),
+      },
+      limits,
+    );
+    registry.setListener(router);
+    const metrics = new ProxyMetrics({
+      registry,
+      queueDepths: () => router.queueDepths(),
+      policyAgeSeconds: () => policy.ageMs() / 1000,
+    });
+    router.setMetrics(metrics);
+    const app = createHttpApi({
+      registry,
+      router,
+      ledger,
+      policy,
+      metrics,
+      clock,
+      maxBodyBytes: limits.maxBodyBytes,
+      ...(log ? { log } : {}),
+    });
+    const server = createServer(app);
+    const endpoint = new WorkerEndpoint(
+      server,
+      registry,
+      router,
+      {
+        path: WORKER_PATH,
+        helloTimeoutMs: limits.helloTimeoutMs,
+        maxMessageBytes: limits.maxWorkerMessageBytes,
+      },
+      log,
+    );
+    const sweeper = setInterval(
+      () => registry.sweep(),
+      Math.max(100, Math.floor(limits.heartbeatTimeoutMs / 4)),
+    );
+    sweeper.unref();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(listen.port, listen.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      clearInterval(sweeper);
+      policy.stop();
+      await endpoint.close();
+      throw error;
+    }
+    log?.info({ address: server.address() }, 'proxy listening');
+    return new CocoonProxy(server, registry, router, ledger, policy, metrics, endpoint, sweeper);
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Base URL for clients; workers dial `ws://…/v1/worker` on the same port. */
+  get url(): string {
+    const { address, port, family } = this.server.address() as AddressInfo;
+    return `http://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
+  }
+
+  /** Stops accepting, closes worker links (their jobs fail over or end) and the HTTP server. */
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.policy.stop();
+    await this.endpoint.close();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,77 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type AttestationPolicy, randomBytes, toHex } from '@cocoon/shared';
+import { openStore, type Store } from '@cocoon/shared/store/index';
+import { type CreditSource, fixedAllowance, MemoryCredit } from '../../src/credit.js';
+import type { ProxyDb } from '../../src/db.js';
+import { type PolicySource, StaticPolicySource } from '../../src/policy.js';
+import { CocoonProxy, type ProxyOptions } from '../../src/proxy.js';
+import { TestClient } from './test-client.js';
+import { TestWorker, type TestWorkerOptions } from './test-worker.js';
+
+export const MODEL = toHex(randomBytes(32));
+export const OTHER_MODEL = toHex(randomBytes(32));
+
+export const devPolicy = (overrides: Partial<AttestationPolicy> = {}): AttestationPolicy => ({
+  allowDev: true,
+  imageHashes: [],
+  models: [MODEL, OTHER_MODEL].sort(),
+  acceptedTcbStatuses: ['UpToDate'],
+  ...overrides,
+});
+
+/** One PGlite store in a temp folder for a test file. */
+export async function openTestStore(): Promise<{ store: Store<ProxyDb>; remove(): Promise<void> }> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'cocoon-proxy-test-'));
+  const store = await openStore<ProxyDb>({ dataDir });
+  return {
+    store,
+    async remove() {
+      await store.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Harness {
+  proxy: CocoonProxy;
+  credit: CreditSource;
+  workerUrl: string;
+  client(): TestClient;
+  worker(options?: Partial<TestWorkerOptions>): Promise<TestWorker>;
+  close(): Promise<void>;
+}
+
+/** A real proxy on a random loopback port, with workers and clients that speak the real protocol. */
+export async function startHarness(
+  store: Store<ProxyDb>,
+  options: Partial<Omit<ProxyOptions, 'store'>> & { policySource?: PolicySource } = {},
+): Promise<Harness> {
+  const credit = options.credit ?? new MemoryCredit(fixedAllowance(10n ** 12n));
+  const proxy = await CocoonProxy.start(
+    { policySource: new StaticPolicySource(devPolicy()), ...options, credit, store },
+    { host: '127.0.0.1', port: 0 },
+  );
+  const workerUrl = `${proxy.url.replace('http', 'ws')}/v1/worker`;
+  const workers: TestWorker[] = [];
+  return {
+    proxy,
+    credit,
+    workerUrl,
+    client: () => new TestClient(proxy.url),
+    async worker(workerOptions = {}) {
+      const worker = await TestWorker.connect({
+        url: workerUrl,
+        models: [{ model: MODEL, pricePerToken: 10n }],
+        ...workerOptions,
+      });
+      workers.push(worker);
+      return worker;
+    },
+    async close() {
+      await Promise.all(workers.map((worker) => worker.close()));
+      await proxy.close();
+    },
+  };
+}
