@@ -1,4 +1,5 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { ed25519Sign, ed25519Verify } from '#ed25519';
 
 /** Ed25519 keys for receipts, client requests and cumulative totals: the same scheme TON's check_signature uses. */
 export interface SigningKeyPair {
@@ -14,11 +15,11 @@ export function generateSigningKeyPair(seed?: Uint8Array): SigningKeyPair {
 export const signingPublicKey = (secretKey: Uint8Array): Uint8Array => ed25519.getPublicKey(secretKey);
 
 export const signBytes = (message: Uint8Array, secretKey: Uint8Array): Uint8Array =>
-  ed25519.sign(message, secretKey);
+  ed25519Sign(message, secretKey);
 
 export function verifyBytes(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
   try {
-    return ed25519.verify(signature, message, publicKey);
+    return ed25519Verify(signature, message, publicKey);
   } catch {
     // Malformed keys or signatures are simply not valid signatures.
     return false;
