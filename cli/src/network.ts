@@ -2,7 +2,6 @@
 // through its own package's public API; only this file knows how they fit together.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import {
   type Chain,
   chainOptionsFromConfig,
@@ -99,7 +98,7 @@ export async function startNetwork({
       {
         store: store as never,
         policySource: policy,
-        credit: new StoreCredit(store.db as never, fixedAllowance(LOCAL_CREDIT_LINE)),
+        credit: new StoreCredit(store.db as never, fixedAllowance(config.PROXY_CREDIT_LINE)),
         log: log.child({ role: 'proxy' }),
       },
       { host: config.PROXY_HOST, port: ports.proxy ?? config.PROXY_PORT },
@@ -147,11 +146,3 @@ export async function startNetwork({
     throw error;
   }
 }
-
-/**
- * FALLBACK until the proxy reads clients' deposits from the chain: every client may run up this much.
- * Logged and shown as such by `npm start`.
- */
-export const LOCAL_CREDIT_LINE = 1_000_000_000_000n;
-
-export const dataPath = (config: Config, ...parts: string[]) => join(config.COCOON_DATA_DIR, ...parts);

@@ -65,6 +65,11 @@ export const SETTINGS = {
   ),
   PROXY_HOST: setting(z.string().min(1), 'Address the proxy listens on', { default: '127.0.0.1' }),
   PROXY_PORT: setting(port, 'Port of the proxy (client HTTP API and worker WebSocket)', { default: '8480' }),
+  PROXY_CREDIT_LINE: setting(
+    z.coerce.bigint().nonnegative(),
+    'Nanotons a client may owe the proxy before it has signed for them (the pre-authorised credit window)',
+    { default: '1000000000' },
+  ),
   PROXY_URL: setting(url('http', 'https'), 'Proxy a worker or client talks to', {
     default: 'http://127.0.0.1:8480',
   }),

@@ -1,0 +1,56 @@
+// `cocoon-proxy`: a proxy on its own. Trusts the Root contract's allowlists (ROOT_ADDRESS on testnet/mainnet),
+// keeps its state in the shared store (DATABASE_URL to share it between several proxies).
+import { chainOptionsFromConfig, openChain, RootContract, rootPolicySource } from '@cocoon/contracts';
+import { type Config, ConfigError } from '@cocoon/shared';
+import { loadProcessConfig } from '@cocoon/shared/config-file';
+import { createLogger } from '@cocoon/shared/log';
+import { openStore } from '@cocoon/shared/store';
+import { Address } from '@ton/core';
+import { fixedAllowance, StoreCredit } from './credit.js';
+import type { ProxyDb } from './db.js';
+import { CocoonProxy } from './proxy.js';
+
+function settings(): Config {
+  try {
+    return loadProcessConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(2);
+  }
+}
+
+const config = settings();
+if (config.ROOT_ADDRESS === undefined) {
+  console.error(
+    'ROOT_ADDRESS is not set: a proxy serves the workers that a Root contract allows (npm start deploys one locally)',
+  );
+  process.exit(2);
+}
+const log = createLogger('proxy', config.LOG_LEVEL);
+const store = await openStore<ProxyDb>({
+  ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}),
+  dataDir: config.COCOON_DATA_DIR,
+  log,
+});
+const chain = await openChain(chainOptionsFromConfig(config));
+const root = chain.open(RootContract.createFromAddress(Address.parse(config.ROOT_ADDRESS)));
+const proxy = await CocoonProxy.start(
+  {
+    store,
+    policySource: rootPolicySource(root, { allowDev: config.ATTESTATION_ALLOW_DEV }),
+    credit: new StoreCredit(store.db, fixedAllowance(config.PROXY_CREDIT_LINE)),
+    log,
+  },
+  { host: config.PROXY_HOST, port: config.PROXY_PORT },
+);
+log.info({ url: proxy.url, root: config.ROOT_ADDRESS, network: chain.network }, 'proxy ready');
+
+const stop = async () => {
+  await proxy.close();
+  await chain.close();
+  await store.close();
+  process.exit(0);
+};
+process.once('SIGINT', () => void stop());
+process.once('SIGTERM', () => void stop());
