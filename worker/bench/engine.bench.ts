@@ -1,6 +1,7 @@
 /**
- * Decode speed and time to first token: bare node-llama-cpp vs the same request through the Engine.
- * Same model file, prompt and settings, alternating runs in one process.
+ * Decode speed and time to first token: bare node-llama-cpp vs the same request through the Engine, and
+ * through the whole sealed worker path (client seals, the worker opens, runs, seals every piece, signs the
+ * receipt; the client opens every chunk). Same model file, prompt and settings, alternating runs in one process.
  *
  *   npx tsx bench/engine.bench.ts                      # the tiny random model, CPU
  *   COCOON_BENCH_MODEL=/models/x.gguf COCOON_BENCH_GPU=cuda npx tsx bench/engine.bench.ts
@@ -12,11 +13,27 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  AnswerEvent,
+  ChunkOpener,
+  DevAttestor,
+  fromUtf8,
+  type ModelOffer,
+  PROTOCOL_VERSION,
+  randomBytes,
+  sealJob,
+  systemClock,
+  toHex,
+  unixSeconds,
+  utf8,
+} from '@cocoon/shared';
 import { LlamaChat, type LlamaContext } from 'node-llama-cpp';
 import { chatWrapperFor, toChatHistory } from '../src/engine/chat-prompt.js';
 import { type GpuChoice, LlamaEngine, loadLlama } from '../src/engine/llama-engine.js';
 import type { ChatRequest } from '../src/engine/request.js';
 import { resolveModel } from '../src/models/resolve-model.js';
+import { WorkerIdentity } from '../src/node/identity.js';
+import { serveJob } from '../src/node/serve-job.js';
 import { writeTinyGguf } from '../src/testing/tiny-gguf.js';
 
 interface Run {
@@ -114,12 +131,60 @@ async function main(): Promise<void> {
     const throughEngine = (onText: () => void) =>
       engineModel.generate(request, { onText }).then((generation) => generation.usage.completionTokens);
 
+    const identity = await WorkerIdentity.create({
+      attestor: new DevAttestor(),
+      models: [model.sha256],
+      lifetimeSeconds: 3600,
+      clock: systemClock,
+    });
+    const offer: ModelOffer = {
+      model: model.sha256,
+      name: 'bench',
+      pricePerToken: 20n,
+      priceCoefficient: 10_000,
+      promptMultiplier: 10_000,
+      completionMultiplier: 10_000,
+      contextSize,
+    };
+    const sealedPath = async (onText: () => void) => {
+      const header = {
+        v: PROTOCOL_VERSION,
+        jobId: toHex(randomBytes(16)),
+        model: model.sha256,
+        client: toHex(randomBytes(32)),
+        maxTokens,
+        maxCost: 10n ** 12n,
+        expiresAt: unixSeconds() + 600,
+      };
+      const { sealed, jobKey } = await sealJob(header, utf8(JSON.stringify(request)), [
+        identity.current.hpke.publicKey,
+      ]);
+      const opener = new ChunkOpener(jobKey, header.jobId);
+      let opening = Promise.resolve();
+      const outcome = await serveJob(
+        sealed,
+        { identity, engine, offers: new Map([[model.sha256, offer]]), clock: systemClock },
+        (chunk) => {
+          opening = opening.then(async () => {
+            const event = AnswerEvent.parse(JSON.parse(fromUtf8(await opener.open(chunk))));
+            if (event.type === 'text') onText();
+          });
+        },
+        new AbortController().signal,
+      );
+      await opening;
+      if (outcome.kind !== 'served') throw new Error(`sealed job ${outcome.kind}`);
+      return outcome.completionTokens;
+    };
+
     await timed(bare); // warm-up: first-use allocations are not what we measure
     await timed(throughEngine);
-    const results: { bare: Run[]; engine: Run[] } = { bare: [], engine: [] };
+    await timed(sealedPath);
+    const results: { bare: Run[]; engine: Run[]; sealed: Run[] } = { bare: [], engine: [], sealed: [] };
     for (let round = 0; round < rounds; round++) {
       results.bare.push(await timed(bare));
       results.engine.push(await timed(throughEngine));
+      results.sealed.push(await timed(sealedPath));
     }
 
     const summary = (runs: Run[]) => ({
@@ -129,6 +194,7 @@ async function main(): Promise<void> {
     });
     const bareSummary = summary(results.bare);
     const engineSummary = summary(results.engine);
+    const sealedSummary = summary(results.sealed);
     console.log(
       `model ${model.path} (${model.sha256.slice(0, 12)}), gpu ${engine.gpu}, threads ${threads ?? 'auto'}`,
     );
@@ -136,6 +202,7 @@ async function main(): Promise<void> {
     for (const [name, s] of [
       ['bare node-llama-cpp', bareSummary],
       ['through the Engine', engineSummary],
+      ['sealed worker path', sealedSummary],
     ] as const) {
       console.log(
         `  ${name.padEnd(20)} ${s.decodeTokensPerSecond.toFixed(1).padStart(9)} tok/s  ttft ${s.ttftMs.toFixed(1).padStart(7)} ms  (${s.tokens} tokens)`,
@@ -144,6 +211,11 @@ async function main(): Promise<void> {
     console.log(
       `decode ratio engine/bare = ${(engineSummary.decodeTokensPerSecond / bareSummary.decodeTokensPerSecond).toFixed(3)}; ` +
         `ttft ratio bare/engine = ${(bareSummary.ttftMs / engineSummary.ttftMs).toFixed(3)}`,
+    );
+    const ratio = sealedSummary.decodeTokensPerSecond / bareSummary.decodeTokensPerSecond;
+    console.log(
+      `decode ratio sealed/bare = ${ratio.toFixed(3)} (target >= 0.97: ${ratio >= 0.97 ? 'met' : 'NOT met'}); ` +
+        `ttft bare ${bareSummary.ttftMs.toFixed(1)} ms vs sealed ${sealedSummary.ttftMs.toFixed(1)} ms`,
     );
 
     await bareContext.dispose();

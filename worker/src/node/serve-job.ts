@@ -59,17 +59,11 @@ export async function serveJob(
         return { kind: 'refused', code: error.code === 'expired' ? 'expired' : 'malformed' };
       throw error;
     }
-    const sealer = new ChunkSealer(opened.jobKey, job.header.jobId);
-    let sending = Promise.resolve();
-    const emit = (event: AnswerEvent, final: boolean) => {
-      const sealing = sealer.seal(utf8(JSON.stringify(event)), { final });
-      sending = sending.then(async () => send(await sealing));
-      return sending;
-    };
+    const answer = new SealedAnswer(new ChunkSealer(opened.jobKey, job.header.jobId), send);
 
     const parsed = parseRequest(opened.request);
     if (!parsed.success) {
-      await emit({ type: 'error', code: 'invalid_request', message: parsed.message }, true);
+      await answer.end({ type: 'error', code: 'invalid_request', message: parsed.message });
       return { kind: 'failed' };
     }
     let generation: Awaited<ReturnType<ReturnType<Engine['model']>['generate']>>;
@@ -77,16 +71,16 @@ export async function serveJob(
       generation = await deps.engine.model(job.header.model).generate(parsed.request, {
         signal,
         maxTokens: job.header.maxTokens,
-        onText: (text) => void emit({ type: 'text', text }, false),
+        onText: (text) => answer.text(text),
       });
     } catch (error) {
       const code = error instanceof EngineError ? error.code : 'generation_failed';
       const message = error instanceof EngineError ? error.message : 'the model failed to generate';
-      await emit({ type: 'error', code, message }, true);
+      await answer.end({ type: 'error', code, message });
       return { kind: 'failed' };
     }
     const { usage } = generation;
-    await emit({ type: 'end', finishReason: generation.finishReason, usage }, true);
+    await answer.end({ type: 'end', finishReason: generation.finishReason, usage });
     const amount = billedAmount(usage, offer, job.header.maxCost);
     const receipt = signReceipt(
       {
@@ -98,7 +92,7 @@ export async function serveJob(
         pricePerToken: offer.pricePerToken,
         amount,
         requestHash: toHex(requestHash(job)),
-        responseHash: toHex(sealer.responseHash()),
+        responseHash: toHex(answer.responseHash()),
         worker: toHex(held.keys.signing.publicKey),
         time: unixSeconds(deps.clock),
       },
@@ -107,6 +101,57 @@ export async function serveJob(
     return { kind: 'served', receipt, ...usage, amount };
   } finally {
     held.release();
+  }
+}
+
+/**
+ * The answer as sealed chunks, in order. Text that arrives while a chunk is being sealed is gathered into the
+ * next one, so the first token goes out at once and a fast model is not slowed to the speed of sealing.
+ */
+class SealedAnswer {
+  #pending = '';
+  #sealing = false;
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly sealer: ChunkSealer,
+    private readonly send: (chunk: SealedChunk) => void,
+  ) {}
+
+  text(text: string): void {
+    this.#pending += text;
+    this.#pump();
+  }
+
+  /** Sends what text is left, then the final event (usage or error). */
+  async end(event: Extract<AnswerEvent, { type: 'end' | 'error' }>): Promise<void> {
+    while (this.#sealing || this.#pending !== '') {
+      this.#pump();
+      await this.#queue;
+    }
+    this.#queue = this.#queue.then(() => this.#seal(event, true));
+    await this.#queue;
+  }
+
+  responseHash(): Uint8Array {
+    return this.sealer.responseHash();
+  }
+
+  #pump(): void {
+    if (this.#sealing || this.#pending === '') return;
+    const text = this.#pending;
+    this.#pending = '';
+    this.#sealing = true;
+    this.#queue = this.#queue
+      .then(() => this.#seal({ type: 'text', text }, false))
+      .finally(() => {
+        this.#sealing = false;
+        this.#pump();
+      });
+  }
+
+  async #seal(event: AnswerEvent, final: boolean): Promise<void> {
+    this.send(await this.sealer.seal(utf8(JSON.stringify(event)), { final }));
   }
 }
 
