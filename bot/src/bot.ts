@@ -1,14 +1,19 @@
 import { type Clock, systemClock } from '@cocoon/shared';
 import { createLogger, type Logger } from '@cocoon/shared/log';
-import { Bot } from 'grammy';
+import { sequentialize } from '@grammyjs/runner';
+import { Bot, type Context } from 'grammy';
 import type { UserFromGetMe } from 'grammy/types';
+import { account } from './handlers/account.js';
 import { channelPosts } from './handlers/channel.js';
 import { channelSettings } from './handlers/channel-settings.js';
 import { commands } from './handlers/commands.js';
 import { inlineMode } from './handlers/inline.js';
+import { payments } from './handlers/payments.js';
 import { privateChat } from './handlers/private-chat.js';
 import { type BotServices, BotSettings, describeError } from './handlers/services.js';
 import { createArticleReader, type ReadArticle } from './links/read-article.js';
+import { Billing } from './payments/billing.js';
+import { PendingJobs } from './payments/pending-jobs.js';
 import type { BotStore } from './store/types.js';
 import { SummaryService } from './summarize/service.js';
 import type { Summarizer } from './summarize/types.js';
@@ -39,27 +44,52 @@ export const DEFAULT_BOT_SETTINGS: BotSettings = {
   inlineWaitMs: 8_000,
   privateLanguage: 'auto',
   privateLength: 'bullets',
+  freeDailySummaries: 5,
+  nanotonsPerStar: 4_000_000n,
+  starsPackages: [50, 250, 1000],
+  confirmAboveChars: 4_000,
+  confirmWaitMs: 15 * 60 * 1000,
+  summaryTtlMs: 48 * 60 * 60 * 1000,
 };
+
+/**
+ * Which updates must be handled one after another: a chat's messages in order; taps, inline queries and
+ * payments per user (so the taps of many readers under one channel post run at once).
+ */
+export function updateSequenceKey(ctx: Context): string | undefined {
+  const perUser = ctx.callbackQuery ?? ctx.inlineQuery ?? ctx.preCheckoutQuery ?? ctx.chosenInlineResult;
+  if (perUser !== undefined) return `user:${perUser.from.id}`;
+  return ctx.chat === undefined ? undefined : `chat:${ctx.chat.id}`;
+}
 
 /** The bot: small composers for commands, channels, inline mode and private chats, over shared services. */
 export function createBot(config: BotConfig, dependencies: BotDependencies): Bot {
   const clock = dependencies.clock ?? systemClock;
+  const settings = BotSettings.parse({ ...DEFAULT_BOT_SETTINGS, ...config.settings });
+  const billing = new Billing(dependencies.store, { freeDailySummaries: settings.freeDailySummaries, clock });
   const services: BotServices = {
     store: dependencies.store,
     summaries: new SummaryService(dependencies.store, dependencies.summarizer, {
       clock,
       cache: config.cacheSummaries ?? true,
+      ttlMs: settings.summaryTtlMs,
+      billing,
     }),
+    billing,
+    pendingJobs: new PendingJobs(clock, settings.confirmWaitMs),
     readArticle: dependencies.readArticle ?? createArticleReader(),
     clock,
     logger: dependencies.logger ?? createLogger('bot'),
-    settings: BotSettings.parse({ ...DEFAULT_BOT_SETTINGS, ...config.settings }),
+    settings,
   };
   const bot = new Bot(config.token, {
     ...(config.botInfo === undefined ? {} : { botInfo: config.botInfo }),
     ...(config.apiRoot === undefined ? {} : { client: { apiRoot: config.apiRoot } }),
   });
+  bot.use(sequentialize(updateSequenceKey));
   bot.use(commands(services));
+  bot.use(account(services));
+  bot.use(payments(services));
   bot.use(channelSettings(services));
   bot.use(channelPosts(services));
   bot.use(inlineMode(services));

@@ -1,4 +1,11 @@
-export { type BotConfig, type BotDependencies, createBot, DEFAULT_BOT_SETTINGS } from './bot.js';
+export {
+  type BotConfig,
+  type BotDependencies,
+  createBot,
+  DEFAULT_BOT_SETTINGS,
+  updateSequenceKey,
+} from './bot.js';
+export { createStarsTopUpLink } from './handlers/payments.js';
 export { BotSettings } from './handlers/services.js';
 export { type Article, ExtractError, extractArticle } from './links/extract.js';
 export {
@@ -9,10 +16,31 @@ export {
   fetchPage,
 } from './links/fetch-page.js';
 export { createArticleReader, type ReadArticle } from './links/read-article.js';
+export {
+  type Authorization,
+  Billing,
+  creditTonTopUp,
+  type Payer,
+  PaymentRequiredError,
+  TonTopUp,
+} from './payments/billing.js';
+export { estimateSummaryCost, formatTon, starsFor } from './payments/pricing.js';
+export { type RunningBot, type StartBotOptions, startBot } from './start.js';
 export { InMemoryBotStore } from './store/memory.js';
-export type { BotStore, ChannelSettings, StoredSummary, SummarySource } from './store/types.js';
+export { type BotTables, botMigrations, SqlBotStore } from './store/sql.js';
+export type {
+  BotStore,
+  ChannelSettings,
+  JobPayer,
+  JobRecord,
+  LedgerEntry,
+  LedgerKind,
+  StoredSummary,
+  SummarySource,
+  UserSettings,
+} from './store/types.js';
 export { FakeSummarizer } from './summarize/fake-summarizer.js';
 export { NetworkSummarizer, type NetworkSummarizerOptions } from './summarize/network-summarizer.js';
 export { buildSummaryPrompt } from './summarize/prompt.js';
-export { SummaryService } from './summarize/service.js';
+export { SummaryService, type SummaryServiceOptions } from './summarize/service.js';
 export type { Summarizer, SummaryRequest, SummaryResult } from './summarize/types.js';

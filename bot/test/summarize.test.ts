@@ -90,6 +90,7 @@ describe('SummaryService', () => {
     text: TEXT,
     language: 'auto' as const,
     length: 'short' as const,
+    payer: { userId: 77 },
   };
 
   it('shares one job between concurrent identical requests and stores the result', async () => {
@@ -99,13 +100,14 @@ describe('SummaryService', () => {
     const [a, b] = await Promise.all([service.summarize(job), service.summarize(job)]);
     expect(a).toEqual(b);
     expect(fake.requests).toHaveLength(1);
-    expect(await store.getSummary(a.id)).toEqual({
+    expect(await store.getSummary(a.id, 1234)).toEqual({
       id: a.id,
       source: job.source,
       language: 'auto',
       length: 'short',
       summary: 'First point here. Second point there!',
       createdAt: 1234,
+      expiresAt: 1234 + 48 * 3600 * 1000,
     });
     await service.summarize(job);
     expect(fake.requests).toHaveLength(1);
@@ -142,7 +144,8 @@ describe('SummaryService', () => {
       summary: 'First point here. Second point there!',
     });
     const empty = new SummaryService(new InMemoryBotStore(), {
-      summarize: async () => ({ summary: '  ', usage: { promptTokens: 1, completionTokens: 0 } }),
+      summarize: async () => ({ summary: '  ', usage: { promptTokens: 1, completionTokens: 0 }, cost: 1n }),
+      pricePerToken: async () => 1n,
     });
     await expect(empty.summarize(job)).rejects.toMatchObject({ code: 'failed' });
   });

@@ -15,8 +15,9 @@ const KeyFile = z.object({ v: z.literal(1), secretKey: z.string().regex(/^[0-9a-
  * The local client account's Ed25519 key, made on first use and kept in the data folder, readable by its owner
  * only. It signs requests and cumulative totals: whoever holds it spends the account's deposit.
  */
-export async function loadOrCreateClientKey(dataDir: string): Promise<SigningKeyPair> {
-  const path = join(dataDir, 'client-key.json');
+export async function loadOrCreateClientKey(dataDir: string, name = 'client'): Promise<SigningKeyPair> {
+  // One key per program (gateway, CLI): each keeps its own cumulative totals, so they never race.
+  const path = join(dataDir, `${name}-key.json`);
   let text: string | undefined;
   try {
     text = await readFile(path, 'utf8');

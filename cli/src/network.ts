@@ -12,7 +12,7 @@ import {
   rootPolicySource,
 } from '@cocoon/contracts';
 import { CocoonProxy, fixedAllowance, StoreCredit } from '@cocoon/proxy';
-import { CocoonClient, type Config } from '@cocoon/shared';
+import { type AttestationPolicy, CocoonClient, type Config } from '@cocoon/shared';
 import type { Logger } from '@cocoon/shared/log';
 import { openStore, type Store } from '@cocoon/shared/store';
 import { type Engine, loadEngine, type RunningWorker, startWorker } from '@cocoon/worker';
@@ -31,6 +31,8 @@ export interface NetworkOptions {
 
 export interface RunningNetwork {
   chain: Chain;
+  /** What clients of this network trust: the Root contract's allowlists. */
+  policy: { read(): Promise<AttestationPolicy> };
   root: OpenedContract<RootContract>;
   store: Store<never>;
   proxy: CocoonProxy;
@@ -118,7 +120,7 @@ export async function startNetwork({
     });
     stops.push(() => worker.stop());
 
-    const clientKey = await loadOrCreateClientKey(config.COCOON_DATA_DIR);
+    const clientKey = await loadOrCreateClientKey(config.COCOON_DATA_DIR, 'gateway');
     const client = new CocoonClient({ proxyUrl: proxy.url, clientKey, policy: () => policy.read() });
     const gateway = createGateway({
       client,
@@ -133,6 +135,7 @@ export async function startNetwork({
     const { port } = server.address() as AddressInfo;
     return {
       chain,
+      policy,
       root,
       store,
       proxy,

@@ -2,6 +2,7 @@
 import { type Config, ConfigError } from '@cocoon/shared';
 import { loadProcessConfig } from '@cocoon/shared/config-file';
 import { createLogger } from '@cocoon/shared/log';
+import { writeLocalNetwork } from './local-network.js';
 import { type RunningNetwork, startNetwork } from './network.js';
 
 export interface StatusRow {
@@ -36,12 +37,12 @@ export async function statusRows(network: RunningNetwork, config: Config): Promi
     },
     ...worker.engine.models.map((m) => ({
       component: 'model',
-      detail: `${m.name}  ${m.id.slice(0, 16)}…  ${worker.offers.get(m.id)?.pricePerToken ?? 0n} nanoTON/token${config.WORKER_MODELS === undefined ? '  FALLBACK demo model: random weights, gibberish answers; set WORKER_MODELS' : ''}`,
+      detail: `${m.name}  ${m.id.slice(0, 16)}…  ${worker.offers.get(m.id)?.pricePerToken ?? 0n} nanoTON/token${m.chatTemplate === 'extractive' ? '  FALLBACK: extractive engine (sentence ranking, no LLM); set COCOON_MODEL' : ''}`,
     })),
     { component: 'OpenAI gateway', detail: `${network.gatewayUrl}/v1/chat/completions` },
     {
       component: 'credit',
-      detail: 'FALLBACK: a fixed local credit line per client until settlement reads deposits from the chain',
+      detail: `FALLBACK: each client may owe up to ${ton(config.PROXY_CREDIT_LINE)} (PROXY_CREDIT_LINE); on-chain deposits are not read yet`,
     },
     { component: 'Mini App', detail: 'not built yet (the Mini App issue)' },
     {
@@ -59,7 +60,7 @@ export function formatStatus(rows: StatusRow[]): string {
   return rows.map((r) => `  ${r.component.padEnd(width)}  ${r.detail}`).join('\n');
 }
 
-async function main(): Promise<void> {
+export async function main(): Promise<void> {
   let config: Config;
   try {
     config = loadProcessConfig();
@@ -75,6 +76,12 @@ async function main(): Promise<void> {
     `Cocoon: starting the network in ${config.COCOON_DATA_DIR} (first start deploys contracts and loads the model)…`,
   );
   const network = await startNetwork({ config, log });
+  await writeLocalNetwork(config.COCOON_DATA_DIR, {
+    proxyUrl: network.proxy.url,
+    gatewayUrl: network.gatewayUrl,
+    rootAddress: network.root.address.toString(),
+    policy: await network.policy.read(),
+  });
   console.log(
     `\n${formatStatus(await statusRows(network, config))}\n\nCtrl-C stops it; a restart keeps balances, history and settings.`,
   );

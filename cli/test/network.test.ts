@@ -21,7 +21,7 @@ beforeAll(async () => {
   model = tiny.sha256;
   config = loadConfig({
     COCOON_DATA_DIR: join(dir, 'data'),
-    WORKER_MODELS: tiny.path,
+    COCOON_MODEL: tiny.path,
     WORKER_GPU: 'cpu',
     WORKER_THREADS: '1',
     WORKER_PAYOUT_ADDRESS: 'EQD__________________________________________0vo',

@@ -73,9 +73,14 @@ export const SETTINGS = {
   PROXY_URL: setting(url('http', 'https'), 'Proxy a worker or client talks to', {
     default: 'http://127.0.0.1:8480',
   }),
-  WORKER_MODELS: setting(
+  COCOON_MODEL: setting(
     z.string().min(1),
-    'Comma-separated models to serve: GGUF paths or hf: URIs, each optionally with =<price coefficient>; unset = a generated tiny demo model (gibberish, named as such)',
+    'Models to serve, comma-separated: GGUF paths or hf: URIs, each optionally with =<price coefficient>; unset = a small default instruct model (Qwen2.5 0.5B Q4), or the extractive fallback when it cannot be downloaded',
+  ),
+  HF_ENDPOINT: setting(
+    url('http', 'https'),
+    'Hugging Face endpoint (or mirror) that hf: model URIs download from',
+    { default: 'https://huggingface.co' },
   ),
   WORKER_GPU: setting(
     z.enum(['auto', 'cpu', 'cuda', 'vulkan']),

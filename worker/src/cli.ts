@@ -36,14 +36,14 @@ const program = new Command('cocoon-worker')
 program
   .command('run', { isDefault: true })
   .description('start serving (settings from the environment, cocoon.env, or these flags)')
-  .option('-m, --model <source...>', 'GGUF path or hf: URI, optionally =<price coefficient> (WORKER_MODELS)')
+  .option('-m, --model <source...>', 'GGUF path or hf: URI, optionally =<price coefficient> (COCOON_MODEL)')
   .option('--gpu <backend>', 'auto | cpu | cuda | vulkan (WORKER_GPU)')
   .option('--payout <address>', 'TON address for earnings (WORKER_PAYOUT_ADDRESS)')
   .option('--proxy <url>', 'proxy to serve through (PROXY_URL)')
   .option('--attestation <kind>', 'tdx | dev (WORKER_ATTESTATION)')
   .action(async (flags: RunFlags) => {
     const settings = config({
-      WORKER_MODELS: flags.model?.join(','),
+      COCOON_MODEL: flags.model?.join(','),
       WORKER_GPU: flags.gpu,
       WORKER_PAYOUT_ADDRESS: flags.payout,
       PROXY_URL: flags.proxy,

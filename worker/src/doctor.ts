@@ -4,7 +4,7 @@ import type { Config } from '@cocoon/shared';
 import { tdxAvailable } from '@cocoon/shared/attestation/tdx';
 import { loadLlama } from './engine/llama-engine.js';
 import { isRemoteModelSource } from './models/resolve-model.js';
-import { checkPayoutAddress, parseModelSources } from './runtime.js';
+import { checkPayoutAddress, DEFAULT_MODEL, parseModelSources } from './runtime.js';
 
 export interface Check {
   name: string;
@@ -83,20 +83,20 @@ async function checkGpu(config: Config): Promise<Check> {
 }
 
 async function checkModels(config: Config): Promise<Check[]> {
-  if (config.WORKER_MODELS === undefined) {
+  if (config.COCOON_MODEL === undefined) {
     return [
       {
         name: 'models',
         ok: true,
         warning: true,
-        detail: 'WORKER_MODELS is not set: the worker serves a tiny random-weight demo model',
-        fix: 'set WORKER_MODELS to a GGUF path or an hf: URI',
+        detail: `COCOON_MODEL is not set: the worker downloads ${DEFAULT_MODEL} (or falls back to the extractive engine)`,
+        fix: 'set COCOON_MODEL to a GGUF path or an hf: URI',
       },
     ];
   }
   let sources: ReturnType<typeof parseModelSources>;
   try {
-    sources = parseModelSources(config.WORKER_MODELS);
+    sources = parseModelSources(config.COCOON_MODEL);
   } catch (error) {
     return [{ name: 'models', ok: false, detail: (error as Error).message }];
   }
@@ -112,7 +112,7 @@ async function checkModels(config: Config): Promise<Check[]> {
         const { size } = await file.stat();
         await file.close();
         if (magic.toString('latin1') !== 'GGUF')
-          return { name, ok: false, detail: 'not a GGUF file', fix: 'point WORKER_MODELS at a .gguf file' };
+          return { name, ok: false, detail: 'not a GGUF file', fix: 'point COCOON_MODEL at a .gguf file' };
         return { name, ok: true, detail: `GGUF, ${(size / 2 ** 20).toFixed(1)} MiB` };
       } catch (error) {
         return {

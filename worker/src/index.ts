@@ -6,7 +6,7 @@ export { type LinkState, ProxyLink, type ProxyLinkOptions } from './node/link.js
 export { type JobOutcome, serveJob } from './node/serve-job.js';
 export {
   checkPayoutAddress,
-  DEMO_MODEL_NAME,
+  DEFAULT_MODEL,
   loadEngine,
   parseModelSources,
   type RunningWorker,

@@ -14,14 +14,14 @@ import {
 import { pccsCollateralFetcher, TdxAttestor } from '@cocoon/shared/attestation/tdx';
 import { Address } from '@ton/core';
 import type { Engine } from './engine/engine.js';
+import { ExtractiveEngine } from './engine/extractive-engine.js';
 import { LlamaEngine } from './engine/llama-engine.js';
 import { formatDownloadProgress, resolveModel } from './models/resolve-model.js';
 import { WorkerIdentity } from './node/identity.js';
 import { ProxyLink } from './node/link.js';
 import type { JobOutcome } from './node/serve-job.js';
-import { writeTinyGguf } from './testing/tiny-gguf.js';
 
-/** `WORKER_MODELS` entries: `<path or hf: URI>[=<price coefficient, 10000 = 1×>]`. */
+/** `COCOON_MODEL` entries: `<path or hf: URI>[=<price coefficient, 10000 = 1×>]`. */
 export interface ModelSource {
   source: string;
   priceCoefficient: number;
@@ -38,15 +38,12 @@ export function parseModelSources(setting: string): ModelSource[] {
       const coefficient = match?.[2] === undefined ? 10_000 : Number(match[2]);
       if (!Number.isSafeInteger(coefficient) || coefficient < 1) {
         throw new Error(
-          `WORKER_MODELS: price coefficient of ${source} must be a positive integer (10000 = 1×)`,
+          `COCOON_MODEL: price coefficient of ${source} must be a positive integer (10000 = 1×)`,
         );
       }
       return { source, priceCoefficient: coefficient };
     });
 }
-
-/** The demo model `npm start` serves when no model is configured: random weights, so its answers are gibberish. */
-export const DEMO_MODEL_NAME = 'cocoon-demo-tiny';
 
 export interface WorkerStats {
   jobsServed: number;
@@ -227,43 +224,94 @@ function count(stats: WorkerStats, outcome: JobOutcome): void {
   }
 }
 
-export async function loadEngine(config: Config, log: Logger): Promise<LlamaEngine> {
+/** What `npm start` serves without COCOON_MODEL: small, instruction-tuned, Apache-2.0. */
+export const DEFAULT_MODEL = 'hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF/qwen2.5-0.5b-instruct-q4_k_m.gguf';
+
+/** A download that makes no progress for this long is given up (an offline machine fails at once anyway). */
+const DOWNLOAD_STALL_MS = 20_000;
+
+export async function loadEngine(config: Config, log: Logger): Promise<Engine> {
   const cacheDir = join(config.COCOON_DATA_DIR, 'models');
-  let sources: ModelSource[];
-  const names = new Map<string, string>();
-  if (config.WORKER_MODELS === undefined) {
-    const demo = await writeTinyGguf(join(cacheDir, 'cocoon-demo-tiny.gguf'));
+  if (config.COCOON_MODEL !== undefined) {
+    const models = [];
+    for (const { source, priceCoefficient } of parseModelSources(config.COCOON_MODEL)) {
+      const resolved = await resolveWithProgress(source, cacheDir, config.HF_ENDPOINT, log);
+      models.push({ path: resolved.path, sha256: resolved.sha256, priceCoefficient });
+    }
+    return LlamaEngine.create({
+      gpu: config.WORKER_GPU,
+      models,
+      ...(config.WORKER_THREADS ? { threads: config.WORKER_THREADS } : {}),
+    });
+  }
+  try {
+    await probeHuggingFace(config.HF_ENDPOINT);
+    const resolved = await resolveWithProgress(DEFAULT_MODEL, cacheDir, config.HF_ENDPOINT, log);
+    return await LlamaEngine.create({
+      gpu: config.WORKER_GPU,
+      models: [{ path: resolved.path, sha256: resolved.sha256 }],
+      ...(config.WORKER_THREADS ? { threads: config.WORKER_THREADS } : {}),
+    });
+  } catch (error) {
     log.warn(
-      { path: demo.path },
-      `FALLBACK: no WORKER_MODELS set; serving ${DEMO_MODEL_NAME}, a tiny model with random weights (its answers are gibberish)`,
+      { model: DEFAULT_MODEL, reason: (error as Error).message },
+      'FALLBACK: the default model cannot be had; serving the extractive engine (sentence ranking, no LLM). Set COCOON_MODEL to a GGUF file to use a real model.',
     );
-    sources = [{ source: demo.path, priceCoefficient: 10_000 }];
-    names.set(demo.path, DEMO_MODEL_NAME);
-  } else {
-    sources = parseModelSources(config.WORKER_MODELS);
+    return new ExtractiveEngine();
   }
-  const models = [];
-  for (const { source, priceCoefficient } of sources) {
-    let lastReport = 0;
-    const resolved = await resolveModel(source, {
-      cacheDir,
-      onDownloadProgress: (progress) => {
-        if (Date.now() - lastReport < 1000) return;
-        lastReport = Date.now();
-        log.info({ model: source }, `downloading ${formatDownloadProgress(progress)}`);
-      },
-    });
-    const name = names.get(source);
-    models.push({
-      path: resolved.path,
-      sha256: resolved.sha256,
-      priceCoefficient,
-      ...(name ? { name } : {}),
-    });
+}
+
+/** Fails fast on an offline machine, where the downloader would retry an unresolvable host for a long time. */
+async function probeHuggingFace(endpoint: string): Promise<void> {
+  try {
+    await fetch(endpoint, { method: 'HEAD', signal: AbortSignal.timeout(10_000) });
+  } catch (error) {
+    throw new Error(`cannot reach ${endpoint}: ${(error as Error).cause ?? (error as Error).message}`);
   }
-  // Threads cost more in synchronisation than they give on a model this small.
-  const threads = config.WORKER_THREADS || (config.WORKER_MODELS === undefined ? 1 : undefined);
-  return LlamaEngine.create({ gpu: config.WORKER_GPU, models, ...(threads ? { threads } : {}) });
+}
+
+/**
+ * Resolves a model with a progress log. A download that makes no progress for DOWNLOAD_STALL_MS is given up
+ * even if the downloader itself keeps retrying (it does, for a host that cannot be resolved).
+ */
+async function resolveWithProgress(
+  source: string,
+  cacheDir: string,
+  huggingFaceEndpoint: string,
+  log: Logger,
+) {
+  const stalled = new AbortController();
+  let stallTimer: NodeJS.Timeout | undefined;
+  const giveUp = new Promise<never>((_, reject) => {
+    stalled.signal.addEventListener('abort', () => reject(stalled.signal.reason), { once: true });
+  });
+  const armStallTimer = () => {
+    clearTimeout(stallTimer);
+    stallTimer = setTimeout(
+      () => stalled.abort(new Error(`no download progress for ${DOWNLOAD_STALL_MS / 1000} s`)),
+      DOWNLOAD_STALL_MS,
+    );
+  };
+  let lastReport = 0;
+  armStallTimer();
+  try {
+    return await Promise.race([
+      resolveModel(source, {
+        cacheDir,
+        huggingFaceEndpoint,
+        signal: stalled.signal,
+        onDownloadProgress: (progress) => {
+          armStallTimer();
+          if (Date.now() - lastReport < 1000) return;
+          lastReport = Date.now();
+          log.info({ model: source }, `downloading ${formatDownloadProgress(progress)}`);
+        },
+      }),
+      giveUp,
+    ]);
+  } finally {
+    clearTimeout(stallTimer);
+  }
 }
 
 function chooseAttestor(config: Config, log: Logger): Attestor {

@@ -14,7 +14,7 @@ describe('cocoon-worker doctor', () => {
     const dir = await mkdtemp(join(tmpdir(), 'doctor-'));
     const model = await writeTinyGguf(join(dir, 'tiny.gguf'));
     const config = loadConfig({
-      WORKER_MODELS: model.path,
+      COCOON_MODEL: model.path,
       WORKER_PAYOUT_ADDRESS: payout,
       WORKER_GPU: 'cpu',
     });
@@ -32,7 +32,7 @@ describe('cocoon-worker doctor', () => {
     const dir = await mkdtemp(join(tmpdir(), 'doctor-'));
     await writeFile(join(dir, 'not-a-model.gguf'), 'hello');
     const config = loadConfig({
-      WORKER_MODELS: `${join(dir, 'not-a-model.gguf')},${join(dir, 'missing.gguf')}`,
+      COCOON_MODEL: `${join(dir, 'not-a-model.gguf')},${join(dir, 'missing.gguf')}`,
       WORKER_PAYOUT_ADDRESS: 'my wallet',
       WORKER_ATTESTATION: 'tdx',
       WORKER_GPU: 'cpu',
@@ -53,7 +53,7 @@ describe('cocoon-worker doctor', () => {
   });
 });
 
-describe('WORKER_MODELS', () => {
+describe('COCOON_MODEL', () => {
   it('reads sources with optional price coefficients', () => {
     expect(parseModelSources('a.gguf, hf:org/repo/b.gguf=15000')).toEqual([
       { source: 'a.gguf', priceCoefficient: 10_000 },

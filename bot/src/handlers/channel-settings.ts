@@ -9,7 +9,7 @@ import { type BotServices, isChatAdmin } from './services.js';
 
 const LANGUAGES = ['auto', 'en', 'ru'];
 const MIN_POST_LENGTHS = [200, 500, 1000, 2000];
-const FIELDS = ['enabled', 'length', 'language', 'min'] as const;
+const FIELDS = ['enabled', 'length', 'language', 'min', 'payer'] as const;
 type Field = (typeof FIELDS)[number];
 
 const next = <T>(values: readonly T[], current: T): T =>
@@ -25,6 +25,8 @@ function changed(settings: ChannelSettings, field: Field): ChannelSettings {
       return { ...settings, language: next(LANGUAGES, settings.language) };
     case 'min':
       return { ...settings, minPostLength: next(MIN_POST_LENGTHS, settings.minPostLength) };
+    case 'payer':
+      return { ...settings, payer: settings.payer === 'reader' ? 'sponsor' : 'reader' };
   }
 }
 
@@ -36,6 +38,7 @@ function keyboard(settings: ChannelSettings): InlineKeyboardMarkup {
       button(texts.settingsButtons.length(settings.length), 'length'),
       button(texts.settingsButtons.language(settings.language), 'language'),
       button(texts.settingsButtons.minPostLength(settings.minPostLength), 'min'),
+      button(texts.settingsButtons.payer(settings.payer), 'payer'),
     ],
   };
 }
@@ -66,7 +69,7 @@ export async function showChannelSettings(
 
 export function channelSettings(services: BotServices): Composer<Context> {
   const composer = new Composer<Context>();
-  composer.callbackQuery(/^cs:(-\d+):(enabled|length|language|min)$/, async (ctx) => {
+  composer.callbackQuery(/^cs:(-\d+):(enabled|length|language|min|payer)$/, async (ctx) => {
     const [, chatId, field] = ctx.match;
     const settings = await settingsFor(ctx, services, Number(chatId), ctx.from.id);
     if (typeof settings === 'string') {

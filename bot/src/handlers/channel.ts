@@ -1,6 +1,7 @@
 import { Composer, type Context, GrammyError } from 'grammy';
 import type { InlineKeyboardButton, Message } from 'grammy/types';
 import { ALERT_LIMIT, deepLink } from '../format.js';
+import { PaymentRequiredError } from '../payments/billing.js';
 import { type ChannelSettings, DEFAULT_CHANNEL_SETTINGS } from '../store/types.js';
 import { SummaryService } from '../summarize/service.js';
 import { texts } from '../texts.js';
@@ -88,12 +89,19 @@ export function channelPosts(services: BotServices): Composer<Context> {
       text,
       language: settings.language,
       length: settings.length,
+      payer: {
+        userId: ctx.from.id,
+        ...(settings.payer === 'sponsor' ? { sponsorChannel: post.chat.id } : {}),
+      },
     };
     const work = services.summaries.summarize(job);
     let summary: Awaited<typeof work> | undefined;
     try {
       summary = await within(work, services.settings.tapWaitMs);
     } catch (error) {
+      if (error instanceof PaymentRequiredError) {
+        return void (await ctx.answerCallbackQuery({ text: texts.paymentRequiredAlert, show_alert: true }));
+      }
       services.logger.warn({ error: describeError(error) }, 'summary for a tap failed');
       return void (await ctx.answerCallbackQuery({ text: texts.tapFailed, show_alert: true }));
     }

@@ -13,7 +13,7 @@ export function commands(services: BotServices): Composer<Context> {
     const payload = ctx.match.trim();
     if (payload.startsWith('s_')) {
       const id = payload.slice(2);
-      const summary = await services.store.getSummary(id).then(
+      const summary = await services.summaries.stored(id).then(
         (stored) =>
           stored ??
           services.summaries.inProgress(id)?.catch((error: unknown) => {

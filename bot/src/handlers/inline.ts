@@ -3,7 +3,7 @@ import type { InlineQueryResultArticle } from 'grammy/types';
 import { clipWords } from '../format.js';
 import { texts } from '../texts.js';
 import { firstLink, linkFailureText, summarizeLink } from './links.js';
-import { type BotServices, describeError, within } from './services.js';
+import { type BotServices, describeError, userSettings, within } from './services.js';
 import { summaryMessages } from './summary-messages.js';
 
 const DESCRIPTION_CHARS = 120;
@@ -21,7 +21,8 @@ export function inlineMode(services: BotServices): Composer<Context> {
         button: { text: texts.inlineHint, start_parameter: 'inline' },
       }));
     }
-    const work = summarizeLink(services, link);
+    const userId = ctx.inlineQuery.from.id;
+    const work = summarizeLink(services, link, await userSettings(services, userId), { userId });
     let summary: Awaited<typeof work> | undefined;
     try {
       summary = await within(work, services.settings.inlineWaitMs);
@@ -29,7 +30,10 @@ export function inlineMode(services: BotServices): Composer<Context> {
       services.logger.info({ error: describeError(error) }, 'inline link not summarized');
       return void (await ctx.answerInlineQuery([], {
         cache_time: 0,
-        button: { text: clipWords(linkFailureText(error), BUTTON_CHARS), start_parameter: 'inline' },
+        button: {
+          text: clipWords(linkFailureText(error, services), BUTTON_CHARS),
+          start_parameter: 'inline',
+        },
       }));
     }
     if (summary === undefined) {

@@ -1,9 +1,11 @@
 import { ExtractError } from '../links/extract.js';
 import { FetchPageError } from '../links/fetch-page.js';
-import type { StoredSummary } from '../store/types.js';
+import { type Payer, PaymentRequiredError } from '../payments/billing.js';
+import type { StoredSummary, UserSettings } from '../store/types.js';
 import { SummaryService } from '../summarize/service.js';
 import { texts } from '../texts.js';
 import type { BotServices } from './services.js';
+import { summaryFailureText } from './summary-failures.js';
 
 /** Finds the first http(s) link in a text. */
 export function firstLink(text: string): string | undefined {
@@ -14,8 +16,12 @@ export function firstLink(text: string): string | undefined {
  * The summary of the article a link points to. The page is fetched only when the summary is neither stored
  * nor being made: the same link sent by many people at once is read once.
  */
-export function summarizeLink(services: BotServices, url: string): Promise<StoredSummary> {
-  const { privateLanguage: language, privateLength: length } = services.settings;
+export function summarizeLink(
+  services: BotServices,
+  url: string,
+  { language, length }: Pick<UserSettings, 'language' | 'length'>,
+  payer: Payer,
+): Promise<StoredSummary> {
   const source = { kind: 'link' as const, url: withoutFragment(url) };
   return services.summaries.summarizeOnce(
     SummaryService.summaryId({ source, language, length }),
@@ -29,6 +35,7 @@ export function summarizeLink(services: BotServices, url: string): Promise<Store
         ...(article.siteName === undefined ? {} : { siteName: article.siteName }),
         language,
         length,
+        payer,
       };
     },
   );
@@ -47,8 +54,9 @@ function withoutFragment(link: string): string {
 }
 
 /** What to tell the user when a link could not be summarized. */
-export function linkFailureText(error: unknown): string {
+export function linkFailureText(error: unknown, services: BotServices): string {
   if (error instanceof FetchPageError) return texts.pageError(error.code, error.status);
   if (error instanceof ExtractError) return texts.pageError('no-article');
+  if (error instanceof PaymentRequiredError) return summaryFailureText(error, services);
   return texts.summaryFailed;
 }

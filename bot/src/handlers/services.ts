@@ -4,7 +4,9 @@ import type { Logger } from '@cocoon/shared/log';
 import { type Context, GrammyError } from 'grammy';
 import { z } from 'zod';
 import type { ReadArticle } from '../links/read-article.js';
-import type { BotStore } from '../store/types.js';
+import type { Billing } from '../payments/billing.js';
+import type { PendingJobs } from '../payments/pending-jobs.js';
+import type { BotStore, UserSettings } from '../store/types.js';
 import type { SummaryService } from '../summarize/service.js';
 import { SummaryLanguage, SummaryLength } from '../summarize/types.js';
 
@@ -15,9 +17,23 @@ export const BotSettings = z.object({
   tapWaitMs: z.number().int().min(0).max(14_000),
   /** How long an inline query waits for a link summary before asking to try again. */
   inlineWaitMs: z.number().int().min(0).max(14_000),
-  /** Summary settings for private chats and inline mode (per-user /settings come later). */
+  /** Default summary settings for private chats and inline mode; each user may change theirs in /settings. */
   privateLanguage: SummaryLanguage,
   privateLength: SummaryLength,
+  /** Free summaries per user per UTC day, set by the operator. */
+  freeDailySummaries: z.number().int().min(0),
+  /** Nanotons of credit one Telegram Star buys. */
+  nanotonsPerStar: z.bigint().positive(),
+  /** The Stars packages /topup offers. */
+  starsPackages: z.array(z.number().int().min(1).max(100_000)).min(1).max(6),
+  /** Texts at least this long show their price and wait for a confirmation. */
+  confirmAboveChars: z.number().int().min(1),
+  /** How long a text waiting for confirmation is held in memory (ms). */
+  confirmWaitMs: z.number().int().min(1_000),
+  /** How long finished summaries are kept for deep links and repeated requests (ms). */
+  summaryTtlMs: z.number().int().min(60_000),
+  /** The Mini App's https URL, for the web_app button of /topup. */
+  miniAppUrl: z.url({ protocol: /^https$/ }).optional(),
 });
 export type BotSettings = z.output<typeof BotSettings>;
 
@@ -25,10 +41,23 @@ export type BotSettings = z.output<typeof BotSettings>;
 export interface BotServices {
   store: BotStore;
   summaries: SummaryService;
+  billing: Billing;
+  pendingJobs: PendingJobs;
   readArticle: ReadArticle;
   clock: Clock;
   logger: Logger;
   settings: BotSettings;
+}
+
+/** The user's own summary settings, or the bot's defaults. */
+export async function userSettings(services: BotServices, userId: number): Promise<UserSettings> {
+  return (
+    (await services.store.getUserSettings(userId)) ?? {
+      userId,
+      language: services.settings.privateLanguage,
+      length: services.settings.privateLength,
+    }
+  );
 }
 
 /** Error details fit for the log: names, codes and API descriptions, never payloads or texts. */

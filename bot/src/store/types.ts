@@ -39,6 +39,10 @@ export type SummarySource =
   | { kind: 'link'; url: string }
   | { kind: 'text' };
 
+/**
+ * A finished summary, kept only so deep links and repeated taps can show it: it is content, so it expires
+ * (`expiresAt`) and is never logged.
+ */
 export interface StoredSummary {
   /** URL-safe id, used in deep links (`s_<id>`). */
   id: string;
@@ -53,13 +57,89 @@ export interface StoredSummary {
   receiptId?: string;
   workerId?: string;
   createdAt: number;
+  /** After this (ms) the summary is gone: getSummary no longer returns it and purging deletes it. */
+  expiresAt: number;
 }
 
-/** Persistence of the bot: an in-memory implementation now, a SQL one over shared's Store later. */
+/** A user's own summary settings for private chats and inline mode. */
+export interface UserSettings {
+  userId: number;
+  language: SummaryLanguage;
+  length: SummaryLength;
+}
+
+/**
+ * Why a ledger entry moved money: a Stars payment or a TON top-up (credits), a job's receipt amount
+ * (a debit), a Stars refund (a debit reversing a payment).
+ */
+export type LedgerKind = 'stars' | 'ton' | 'job' | 'refund';
+
+/**
+ * One movement of credit, in nanotons (negative for debits). `account` is a Telegram user id, or a
+ * channel's chat id (negative) for its sponsor budget. `key` makes every entry idempotent:
+ * `stars:<telegram_payment_charge_id>`, `ton:<lt>:<hash>`, `job:<receipt id>:<account>`, `refund:<charge id>`.
+ */
+export interface LedgerEntry {
+  key: string;
+  account: number;
+  amount: bigint;
+  kind: LedgerKind;
+  /** Stars paid (for `stars` and `refund` entries), to refund or show them. */
+  stars?: number;
+  at: number;
+}
+
+/** Who paid for a job. */
+export type JobPayer = 'free' | 'credit' | 'sponsor';
+
+/** A summary job the bot ran for a user: what /history and /privacy show. Holds no content. */
+export interface JobRecord {
+  /** The summary's id (a job is recorded once per summary made). */
+  summaryId: string;
+  userId: number;
+  sourceKind: SummarySource['kind'];
+  promptTokens: number;
+  completionTokens: number;
+  /** The receipt's amount in nanotons (what was debited, unless the job was free). */
+  cost: bigint;
+  paidBy: JobPayer;
+  /** The account debited: the user, or the channel whose sponsor budget paid. */
+  account: number;
+  receiptId?: string;
+  workerId?: string;
+  /** How the worker's enclave was attested ('tdx', or 'dev' on a test network). */
+  attestationKind?: string;
+  at: number;
+}
+
+/** Persistence of the bot: InMemoryBotStore for tests and one process, SqlBotStore over shared's Store. */
 export interface BotStore {
   getChannel(chatId: number): Promise<ChannelSettings | undefined>;
   saveChannel(settings: ChannelSettings): Promise<void>;
-  getSummary(id: string): Promise<StoredSummary | undefined>;
+
+  getUserSettings(userId: number): Promise<UserSettings | undefined>;
+  saveUserSettings(settings: UserSettings): Promise<void>;
+
+  /** The summary, unless it expired by `now` (ms). */
+  getSummary(id: string, now: number): Promise<StoredSummary | undefined>;
   /** Saves a summary under its id, replacing an older one with the same id. */
   saveSummary(summary: StoredSummary): Promise<void>;
+  /** Deletes the summaries expired by `now`; returns how many. */
+  deleteExpiredSummaries(now: number): Promise<number>;
+
+  /** Adds the entry unless one with its key exists; returns whether it was added. */
+  addLedgerEntry(entry: LedgerEntry): Promise<boolean>;
+  ledgerEntry(key: string): Promise<LedgerEntry | undefined>;
+  /** The sum of an account's entries. */
+  balance(account: number): Promise<bigint>;
+
+  /** Uses one of the user's free summaries of `day` (YYYY-MM-DD) if fewer than `limit` were used. */
+  takeFreeSummary(userId: number, day: string, limit: number): Promise<boolean>;
+  /** Gives back a free summary taken for a job that failed. */
+  returnFreeSummary(userId: number, day: string): Promise<void>;
+  freeSummariesUsed(userId: number, day: string): Promise<number>;
+
+  recordJob(job: JobRecord): Promise<void>;
+  /** The user's most recent jobs, newest first. */
+  recentJobs(userId: number, limit: number): Promise<JobRecord[]>;
 }

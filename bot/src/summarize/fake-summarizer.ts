@@ -1,6 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { jobCost } from '@cocoon/shared';
 import { buildSummaryPrompt } from './prompt.js';
 import { SummarizeError, type Summarizer, type SummaryRequest, type SummaryResult } from './types.js';
+
+const FAKE_PRICE_PER_TOKEN = 1_000n;
 
 /**
  * A FAKE summarizer for tests and for running the bot before the network exists: no model, no network.
@@ -12,7 +15,12 @@ export class FakeSummarizer implements Summarizer {
   readonly requests: Omit<SummaryRequest, 'signal'>[] = [];
   private failures: Error[] = [];
 
-  constructor(private readonly options: { delayMs?: number } = {}) {}
+  /** `pricePerToken`: the nanotons per token it "charges" (1000 unless set), so costs and debits are testable. */
+  constructor(private readonly options: { delayMs?: number; pricePerToken?: bigint } = {}) {}
+
+  async pricePerToken(): Promise<bigint> {
+    return this.options.pricePerToken ?? FAKE_PRICE_PER_TOKEN;
+  }
 
   /** The next call fails with this error. */
   failNext(error: Error = new SummarizeError('unavailable', 'no worker is available')): void {
@@ -38,9 +46,15 @@ export class FakeSummarizer implements Summarizer {
         .filter((sentence) => sentence !== '' && !sentence.startsWith('•')) ?? [];
     const summary = shape(sentences, request.length);
     const promptChars = prompt.messages.reduce((total, message) => total + message.content.length, 0);
+    const usage = {
+      promptTokens: Math.ceil(promptChars / 4),
+      completionTokens: Math.ceil(summary.length / 4),
+    };
+    const pricePerToken = await this.pricePerToken();
     return {
       summary,
-      usage: { promptTokens: Math.ceil(promptChars / 4), completionTokens: Math.ceil(summary.length / 4) },
+      usage,
+      cost: jobCost(usage, { pricePerToken, promptMultiplier: 10_000, completionMultiplier: 10_000 }),
     };
   }
 }

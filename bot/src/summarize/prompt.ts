@@ -50,6 +50,9 @@ const LANGUAGE_NAMES: Record<string, string> = {
   zh: 'Chinese',
 };
 
+/** The most tokens a summary of this length may have. */
+export const maxSummaryTokens = (length: SummaryLength): number => LENGTH_INSTRUCTIONS[length].maxTokens;
+
 export function languageInstruction(language: SummaryLanguage): string {
   if (language === 'auto') return 'Write the summary in the same language as the text.';
   const name = LANGUAGE_NAMES[language] ?? `the language with ISO 639-1 code "${language}"`;

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type Clock, systemClock } from '@cocoon/shared';
+import { type Authorization, type Billing, type Payer, PaymentRequiredError } from '../payments/billing.js';
+import { estimateSummaryCost } from '../payments/pricing.js';
 import type { BotStore, StoredSummary, SummarySource } from '../store/types.js';
 import { SummarizeError, type Summarizer, type SummaryLanguage, type SummaryLength } from './types.js';
 
@@ -11,7 +13,21 @@ export interface SummaryJob {
   siteName?: string;
   language: SummaryLanguage;
   length: SummaryLength;
+  /** Who pays if the summary has to be made (nobody pays for a stored one). */
+  payer: Payer;
 }
+
+export interface SummaryServiceOptions {
+  clock?: Clock;
+  /** Reuse stored summaries (default true). */
+  cache?: boolean;
+  /** How long a summary is kept for deep links and repeated requests (ms). */
+  ttlMs?: number;
+  /** Charges jobs to their payers; without it, summaries are free (a private deployment). */
+  billing?: Billing;
+}
+
+const DEFAULT_SUMMARY_TTL_MS = 48 * 60 * 60 * 1000;
 
 /**
  * Runs summaries for the bot: identical requests made while one is running share it, and finished
@@ -22,14 +38,35 @@ export class SummaryService {
   private readonly running = new Map<string, Promise<StoredSummary>>();
   private readonly clock: Clock;
   private readonly cache: boolean;
+  private readonly ttlMs: number;
+  private readonly billing: Billing | undefined;
 
   constructor(
     private readonly store: BotStore,
     private readonly summarizer: Summarizer,
-    options: { clock?: Clock; cache?: boolean } = {},
+    options: SummaryServiceOptions = {},
   ) {
     this.clock = options.clock ?? systemClock;
     this.cache = options.cache ?? true;
+    this.ttlMs = options.ttlMs ?? DEFAULT_SUMMARY_TTL_MS;
+    this.billing = options.billing;
+  }
+
+  /** The most a summary of a text this long may cost at the network's price now. */
+  async estimate(textLength: number, length: SummaryLength): Promise<bigint> {
+    return estimateSummaryCost(textLength, length, await this.summarizer.pricePerToken());
+  }
+
+  /** The job's summary if it is stored and may be reused (the operator may turn reuse off). */
+  async cached(
+    job: Pick<SummaryJob, 'source' | 'language' | 'length' | 'text'>,
+  ): Promise<StoredSummary | undefined> {
+    return this.cache ? this.stored(SummaryService.summaryId(job)) : undefined;
+  }
+
+  /** A stored summary that has not expired. */
+  stored(id: string): Promise<StoredSummary | undefined> {
+    return this.store.getSummary(id, this.clock.now());
   }
 
   /**
@@ -65,7 +102,13 @@ export class SummaryService {
    */
   summarizeOnce(id: string, prepare: () => Promise<SummaryJob>): Promise<StoredSummary> {
     const running = this.running.get(id);
-    if (running !== undefined) return running;
+    if (running !== undefined) {
+      // Joining a job its first requester could not pay for: this requester may, so it tries on its own.
+      return running.catch((error: unknown) => {
+        if (error instanceof PaymentRequiredError) return this.summarizeOnce(id, prepare);
+        throw error;
+      });
+    }
     const work = this.run(id, prepare).finally(() => this.running.delete(id));
     this.running.set(id, work);
     return work;
@@ -73,24 +116,24 @@ export class SummaryService {
 
   private async run(id: string, prepare: () => Promise<SummaryJob>): Promise<StoredSummary> {
     if (this.cache) {
-      const cached = await this.store.getSummary(id);
+      const cached = await this.stored(id);
       if (cached !== undefined) return cached;
     }
     const job = await prepare();
-    const result = await this.summarizer.summarize({
-      text: job.text,
-      ...(job.title === undefined ? {} : { title: job.title }),
-      language: job.language,
-      length: job.length,
-    });
-    if (result.summary.trim() === '') throw new SummarizeError('failed', 'the summary came back empty');
+    const authorization = await this.billing?.authorize(
+      job.payer,
+      await this.estimate(job.text.length, job.length),
+    );
+    const result = await this.summarizeOrRelease(job, authorization);
+    const now = this.clock.now();
     const summary: StoredSummary = {
       id,
       source: job.source,
       language: job.language,
       length: job.length,
       summary: result.summary.trim(),
-      createdAt: this.clock.now(),
+      createdAt: now,
+      expiresAt: now + this.ttlMs,
       ...(job.title === undefined ? {} : { title: job.title }),
       ...(job.url === undefined ? {} : { url: job.url }),
       ...(job.siteName === undefined ? {} : { siteName: job.siteName }),
@@ -98,6 +141,25 @@ export class SummaryService {
       ...(result.workerId === undefined ? {} : { workerId: result.workerId }),
     };
     await this.store.saveSummary(summary);
+    if (authorization !== undefined) {
+      await this.billing?.settle(authorization, { summaryId: id, sourceKind: job.source.kind }, result);
+    }
     return summary;
+  }
+
+  private async summarizeOrRelease(job: SummaryJob, authorization: Authorization | undefined) {
+    try {
+      const result = await this.summarizer.summarize({
+        text: job.text,
+        ...(job.title === undefined ? {} : { title: job.title }),
+        language: job.language,
+        length: job.length,
+      });
+      if (result.summary.trim() === '') throw new SummarizeError('failed', 'the summary came back empty');
+      return result;
+    } catch (error) {
+      if (authorization !== undefined) await this.billing?.release(authorization);
+      throw error;
+    }
   }
 }

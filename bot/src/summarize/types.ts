@@ -31,6 +31,10 @@ export interface SummaryResult {
   receiptId?: string;
   /** The worker whose attested enclave served the job. */
   workerId?: string;
+  /** How that worker was attested ('tdx'; 'dev' only on test networks). */
+  attestationKind?: string;
+  /** The receipt's amount in nanotons: what the job cost. */
+  cost: bigint;
 }
 
 /**
@@ -39,6 +43,8 @@ export interface SummaryResult {
  */
 export interface Summarizer {
   summarize(request: SummaryRequest): Promise<SummaryResult>;
+  /** Nanotons per token the network asks now, for the price shown before a job. */
+  pricePerToken(): Promise<bigint>;
 }
 
 export class SummarizeError extends Error {

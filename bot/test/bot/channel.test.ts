@@ -237,21 +237,25 @@ describe('channel settings', () => {
       `cs:${channel.id}:length`,
       `cs:${channel.id}:language`,
       `cs:${channel.id}:min`,
+      `cs:${channel.id}:payer`,
     ]);
     await h.bot.handleUpdate(h.api.callbackQuery(admin, panel, `cs:${channel.id}:enabled`));
     await h.bot.handleUpdate(h.api.callbackQuery(admin, panel, `cs:${channel.id}:length`));
     await h.bot.handleUpdate(h.api.callbackQuery(admin, panel, `cs:${channel.id}:language`));
     await h.bot.handleUpdate(h.api.callbackQuery(admin, panel, `cs:${channel.id}:min`));
+    await h.bot.handleUpdate(h.api.callbackQuery(admin, panel, `cs:${channel.id}:payer`));
     expect(await h.store.getChannel(channel.id)).toMatchObject({
       enabled: false,
       length: 'bullets',
       language: 'en',
       minPostLength: 1000,
+      payer: 'sponsor',
     });
     const shown = h.api.message(admin.id, panel.message_id)?.text ?? '';
     expect(shown).toContain('Summaries: off');
     expect(shown).toContain('Posts from 1000 characters');
-    expect(h.api.callsTo('answerCallbackQuery')).toHaveLength(4);
+    expect(shown).toContain('Paid by: the channel’s sponsor budget');
+    expect(h.api.callsTo('answerCallbackQuery')).toHaveLength(5);
   });
 
   it('refuses readers who are not admins of the channel', async () => {

@@ -82,6 +82,9 @@ export class RecordingBotApi {
   private nextUpdateId = 1;
   private nextMessageId = 1000;
   private nextQueryId = 1;
+  /** Stars charges: paid (false) or refunded (true). */
+  private readonly charges = new Map<string, { userId: number; refunded: boolean }>();
+  private nextChargeId = 1;
   private clockSeconds = 1_764_000_000;
 
   private constructor(
@@ -287,6 +290,44 @@ export class RecordingBotApi {
     return this.update({ inline_query: { id: `iq-${this.nextQueryId++}`, from, query, offset: '' } });
   }
 
+  /** The pre-checkout query Telegram sends when the user confirms an invoice's payment. */
+  preCheckoutQuery(from: User, payload: string, totalAmount: number, currency = 'XTR'): Update {
+    return this.update({
+      pre_checkout_query: {
+        id: `pcq-${this.nextQueryId++}`,
+        from,
+        currency,
+        total_amount: totalAmount,
+        invoice_payload: payload,
+      },
+    });
+  }
+
+  /** The service message of a completed payment; its charge can then be refunded once. */
+  successfulPayment(from: User, payload: string, totalAmount: number, currency = 'XTR'): Update {
+    const chargeId = `stxCharge${this.nextChargeId++}`;
+    this.charges.set(chargeId, { userId: from.id, refunded: false });
+    const message = {
+      message_id: this.nextMessageId++,
+      date: this.now(),
+      chat: { id: from.id, type: 'private', first_name: from.first_name },
+      from,
+      successful_payment: {
+        currency,
+        total_amount: totalAmount,
+        invoice_payload: payload,
+        telegram_payment_charge_id: chargeId,
+        provider_payment_charge_id: '',
+      },
+    } as Message;
+    return this.update({ message: message as Message & Update.NonChannel });
+  }
+
+  /** Whether a Stars charge was refunded. */
+  refunded(chargeId: string): boolean {
+    return this.charges.get(chargeId)?.refunded === true;
+  }
+
   myChatMember(chat: Chat, from: User, oldMember: ChatMember, newMember: ChatMember): Update {
     this.members.set(`${chat.id}:${newMember.user.id}`, newMember);
     return this.update({
@@ -384,6 +425,15 @@ export class RecordingBotApi {
         return this.getChatMember(params);
       case 'deleteMessage':
         return this.messages.delete(`${params.chat_id}:${params.message_id}`);
+      case 'sendInvoice':
+        return this.sendInvoice(params);
+      case 'createInvoiceLink':
+        this.checkInvoice(params);
+        return `https://t.me/$invoice-${this.nextQueryId++}`;
+      case 'answerPreCheckoutQuery':
+        return this.answerPreCheckoutQuery(params);
+      case 'refundStarPayment':
+        return this.refundStarPayment(params);
       default:
         throw new ApiError(404, 'Not Found: method not found');
     }
@@ -502,6 +552,67 @@ export class RecordingBotApi {
       if (content !== undefined) checkText(content, 'message_text', MESSAGE_TEXT_LIMIT);
       checkMarkup(result.reply_markup);
     }
+    return true;
+  }
+
+  /** Telegram's rules for Stars invoices: XTR, no provider token, one price, a payload of 1–128 bytes. */
+  private checkInvoice(params: Params): void {
+    if (typeof params.title !== 'string' || params.title === '' || params.title.length > 32) {
+      throw badRequest('INVOICE_TITLE_INVALID');
+    }
+    if (typeof params.description !== 'string' || params.description.length > 255) {
+      throw badRequest('INVOICE_DESCRIPTION_INVALID');
+    }
+    const payload = params.payload;
+    if (typeof payload !== 'string' || payload === '' || Buffer.byteLength(payload) > 128) {
+      throw badRequest('INVOICE_PAYLOAD_INVALID');
+    }
+    if (params.currency !== 'XTR') throw badRequest('CURRENCY_INVALID');
+    if (params.provider_token !== undefined && params.provider_token !== '') {
+      throw badRequest('PAYMENT_PROVIDER_INVALID');
+    }
+    const prices = params.prices as { label?: unknown; amount?: unknown }[] | undefined;
+    if (!Array.isArray(prices) || prices.length !== 1) throw badRequest('STARS_INVOICE_INVALID');
+    const [price] = prices;
+    if (typeof price?.label !== 'string' || !Number.isInteger(price.amount) || Number(price.amount) < 1) {
+      throw badRequest('STARS_INVOICE_INVALID');
+    }
+  }
+
+  private sendInvoice(params: Params): Message {
+    const chat = this.chatOf(params.chat_id);
+    this.checkInvoice(params);
+    const [price] = params.prices as { amount: number }[];
+    const message = {
+      message_id: this.nextMessageId++,
+      date: this.now(),
+      chat,
+      from: this.botInfo,
+      invoice: {
+        title: params.title,
+        description: params.description,
+        start_parameter: '',
+        currency: 'XTR',
+        total_amount: price?.amount,
+      },
+    } as Message;
+    this.remember(message);
+    return message;
+  }
+
+  private answerPreCheckoutQuery(params: Params): true {
+    if (typeof params.pre_checkout_query_id !== 'string') throw badRequest('QUERY_ID_INVALID');
+    if (params.ok === false && (typeof params.error_message !== 'string' || params.error_message === '')) {
+      throw badRequest('ERROR_MESSAGE_EMPTY');
+    }
+    return true;
+  }
+
+  private refundStarPayment(params: Params): true {
+    const charge = this.charges.get(String(params.telegram_payment_charge_id));
+    if (charge === undefined || charge.userId !== params.user_id) throw badRequest('CHARGE_NOT_FOUND');
+    if (charge.refunded) throw badRequest('CHARGE_ALREADY_REFUNDED');
+    charge.refunded = true;
     return true;
   }
 

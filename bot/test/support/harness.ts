@@ -4,6 +4,7 @@ import { type BotConfig, createBot } from '../../src/bot.js';
 import type { ReadArticle } from '../../src/links/read-article.js';
 import { InMemoryBotStore } from '../../src/store/memory.js';
 import { FakeSummarizer } from '../../src/summarize/fake-summarizer.js';
+import type { Summarizer } from '../../src/summarize/types.js';
 import { RecordingBotApi } from './bot-api.js';
 
 export interface Harness {
@@ -23,6 +24,8 @@ export async function startHarness(
     cacheSummaries?: boolean;
     readArticle?: ReadArticle;
     summarizerDelayMs?: number;
+    /** Wraps the fake summarizer (to add what the network would report, such as receipts). */
+    decorate?: (fake: FakeSummarizer) => Summarizer;
   } = {},
 ): Promise<Harness> {
   const api = await RecordingBotApi.start();
@@ -42,7 +45,7 @@ export async function startHarness(
     },
     {
       store,
-      summarizer,
+      summarizer: options.decorate?.(summarizer) ?? summarizer,
       logger,
       ...(options.readArticle === undefined ? {} : { readArticle: options.readArticle }),
     },

@@ -9,6 +9,13 @@ export type {
   Usage,
 } from './engine.js';
 export { EngineError } from './engine.js';
+export {
+  EXTRACTIVE_MODEL_ID,
+  EXTRACTIVE_MODEL_NAME,
+  ExtractiveEngine,
+  ExtractiveEngineModel,
+  ExtractiveEngineOptions,
+} from './extractive-engine.js';
 export type { GpuChoice } from './llama-engine.js';
 export {
   LlamaEngine,

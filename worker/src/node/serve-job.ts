@@ -104,13 +104,18 @@ export async function serveJob(
   }
 }
 
+/** Pieces of text closer together than this share a chunk: a fast model is not slowed to the pace of sealing. */
+const COALESCE_MS = 2;
+
 /**
- * The answer as sealed chunks, in order. Text that arrives while a chunk is being sealed is gathered into the
- * next one, so the first token goes out at once and a fast model is not slowed to the speed of sealing.
+ * The answer as sealed chunks, in order. The first piece goes out at once; later pieces that arrive within
+ * COALESCE_MS of the previous chunk, or while it is being sealed, ride in the next chunk.
  */
 class SealedAnswer {
   #pending = '';
   #sealing = false;
+  #timer: NodeJS.Timeout | undefined;
+  #lastSealAt = Number.NEGATIVE_INFINITY;
   #queue: Promise<void> = Promise.resolve();
 
   constructor(
@@ -120,11 +125,13 @@ class SealedAnswer {
 
   text(text: string): void {
     this.#pending += text;
-    this.#pump();
+    this.#schedule();
   }
 
   /** Sends what text is left, then the final event (usage or error). */
   async end(event: Extract<AnswerEvent, { type: 'end' | 'error' }>): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     while (this.#sealing || this.#pending !== '') {
       this.#pump();
       await this.#queue;
@@ -137,16 +144,28 @@ class SealedAnswer {
     return this.sealer.responseHash();
   }
 
+  #schedule(): void {
+    if (this.#timer !== undefined || this.#sealing) return;
+    const wait = this.#lastSealAt + COALESCE_MS - performance.now();
+    if (wait <= 0) this.#pump();
+    else
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#pump();
+      }, wait);
+  }
+
   #pump(): void {
     if (this.#sealing || this.#pending === '') return;
     const text = this.#pending;
     this.#pending = '';
     this.#sealing = true;
+    this.#lastSealAt = performance.now();
     this.#queue = this.#queue
       .then(() => this.#seal({ type: 'text', text }, false))
       .finally(() => {
         this.#sealing = false;
-        this.#pump();
+        if (this.#pending !== '') this.#schedule();
       });
   }
 

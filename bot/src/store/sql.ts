@@ -1,0 +1,419 @@
+// Node-only by nature: the bot's tables in shared's SQL Store (PGlite data folder or a Postgres server).
+import { insertIfAbsent, type MigrationSet, type Store } from '@cocoon/shared/store';
+import { type ColumnType, type Generated, type Kysely, sql } from 'kysely';
+import { SummaryLanguage, SummaryLength } from '../summarize/types.js';
+import type {
+  BotStore,
+  ChannelSettings,
+  JobPayer,
+  JobRecord,
+  LedgerEntry,
+  LedgerKind,
+  StoredSummary,
+  SummarySource,
+  UserSettings,
+} from './types.js';
+
+/** int8 columns come back as bigint (shared's parsers); ids and times are safe integers, so we take numbers in. */
+type Int8 = ColumnType<bigint, number | bigint, number | bigint>;
+type NullableInt8 = ColumnType<bigint | null, number | bigint | null, number | bigint | null>;
+/** numeric(40,0) money: bigint both ways. */
+type Money = ColumnType<bigint, bigint, bigint>;
+
+export interface BotTables {
+  bot_channels: {
+    chat_id: Int8;
+    title: string;
+    enabled: boolean;
+    min_post_length: number;
+    language: string;
+    length: string;
+    payer: string;
+    post_as_comment: boolean;
+    added_by: NullableInt8;
+    can_edit_messages: boolean;
+    active: boolean;
+    rights_warned_at: NullableInt8;
+  };
+  bot_user_settings: { user_id: Int8; language: string; length: string };
+  bot_summaries: {
+    id: string;
+    source: ColumnType<SummarySource, string, string>;
+    language: string;
+    length: string;
+    summary: string;
+    title: string | null;
+    url: string | null;
+    site_name: string | null;
+    receipt_id: string | null;
+    worker_id: string | null;
+    created_at: Int8;
+    expires_at: Int8;
+  };
+  bot_ledger: {
+    key: string;
+    account: Int8;
+    amount: Money;
+    kind: string;
+    stars: number | null;
+    at: Int8;
+  };
+  bot_free_usage: { user_id: Int8; day: string; used: number };
+  bot_jobs: {
+    seq: Generated<bigint>;
+    summary_id: string;
+    user_id: Int8;
+    source_kind: string;
+    prompt_tokens: number;
+    completion_tokens: number;
+    cost: Money;
+    paid_by: string;
+    account: Int8;
+    receipt_id: string | null;
+    worker_id: string | null;
+    attestation_kind: string | null;
+    at: Int8;
+  };
+}
+
+export const botMigrations: MigrationSet = {
+  name: 'bot',
+  migrations: {
+    '0001_bot': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('bot_channels')
+          .addColumn('chat_id', 'int8', (col) => col.primaryKey())
+          .addColumn('title', 'text', (col) => col.notNull())
+          .addColumn('enabled', 'boolean', (col) => col.notNull())
+          .addColumn('min_post_length', 'integer', (col) => col.notNull())
+          .addColumn('language', 'text', (col) => col.notNull())
+          .addColumn('length', 'text', (col) => col.notNull())
+          .addColumn('payer', 'text', (col) => col.notNull())
+          .addColumn('post_as_comment', 'boolean', (col) => col.notNull())
+          .addColumn('added_by', 'int8')
+          .addColumn('can_edit_messages', 'boolean', (col) => col.notNull())
+          .addColumn('active', 'boolean', (col) => col.notNull())
+          .addColumn('rights_warned_at', 'int8')
+          .execute();
+        await db.schema
+          .createTable('bot_user_settings')
+          .addColumn('user_id', 'int8', (col) => col.primaryKey())
+          .addColumn('language', 'text', (col) => col.notNull())
+          .addColumn('length', 'text', (col) => col.notNull())
+          .execute();
+        await db.schema
+          .createTable('bot_summaries')
+          .addColumn('id', 'text', (col) => col.primaryKey())
+          .addColumn('source', 'jsonb', (col) => col.notNull())
+          .addColumn('language', 'text', (col) => col.notNull())
+          .addColumn('length', 'text', (col) => col.notNull())
+          .addColumn('summary', 'text', (col) => col.notNull())
+          .addColumn('title', 'text')
+          .addColumn('url', 'text')
+          .addColumn('site_name', 'text')
+          .addColumn('receipt_id', 'text')
+          .addColumn('worker_id', 'text')
+          .addColumn('created_at', 'int8', (col) => col.notNull())
+          .addColumn('expires_at', 'int8', (col) => col.notNull())
+          .execute();
+        await db.schema
+          .createIndex('bot_summaries_expires_at')
+          .on('bot_summaries')
+          .column('expires_at')
+          .execute();
+        await db.schema
+          .createTable('bot_ledger')
+          .addColumn('key', 'text', (col) => col.primaryKey())
+          .addColumn('account', 'int8', (col) => col.notNull())
+          .addColumn('amount', sql`numeric(40,0)`, (col) => col.notNull())
+          .addColumn('kind', 'text', (col) => col.notNull())
+          .addColumn('stars', 'integer')
+          .addColumn('at', 'int8', (col) => col.notNull())
+          .execute();
+        await db.schema.createIndex('bot_ledger_account').on('bot_ledger').column('account').execute();
+        await db.schema
+          .createTable('bot_free_usage')
+          .addColumn('user_id', 'int8', (col) => col.notNull())
+          .addColumn('day', 'text', (col) => col.notNull())
+          .addColumn('used', 'integer', (col) => col.notNull())
+          .addPrimaryKeyConstraint('bot_free_usage_pk', ['user_id', 'day'])
+          .execute();
+        await db.schema
+          .createTable('bot_jobs')
+          .addColumn('seq', 'bigserial', (col) => col.primaryKey())
+          .addColumn('summary_id', 'text', (col) => col.notNull())
+          .addColumn('user_id', 'int8', (col) => col.notNull())
+          .addColumn('source_kind', 'text', (col) => col.notNull())
+          .addColumn('prompt_tokens', 'integer', (col) => col.notNull())
+          .addColumn('completion_tokens', 'integer', (col) => col.notNull())
+          .addColumn('cost', sql`numeric(40,0)`, (col) => col.notNull())
+          .addColumn('paid_by', 'text', (col) => col.notNull())
+          .addColumn('account', 'int8', (col) => col.notNull())
+          .addColumn('receipt_id', 'text')
+          .addColumn('worker_id', 'text')
+          .addColumn('attestation_kind', 'text')
+          .addColumn('at', 'int8', (col) => col.notNull())
+          .execute();
+        await db.schema
+          .createIndex('bot_jobs_user_at')
+          .on('bot_jobs')
+          .columns(['user_id', 'at desc', 'seq desc'])
+          .execute();
+      },
+    },
+  },
+};
+
+const optional = <K extends string, V>(key: K, value: V | null): { [P in K]?: V } =>
+  (value === null ? {} : { [key]: value }) as { [P in K]?: V };
+
+/** The bot's BotStore over shared's Store; open it with `SqlBotStore.open(store)` (which migrates). */
+export class SqlBotStore implements BotStore {
+  private constructor(private readonly db: Kysely<BotTables>) {}
+
+  static async open(store: Store<unknown>): Promise<SqlBotStore> {
+    await store.migrate(botMigrations);
+    return new SqlBotStore(store.db as unknown as Kysely<BotTables>);
+  }
+
+  async getChannel(chatId: number): Promise<ChannelSettings | undefined> {
+    const row = await this.db
+      .selectFrom('bot_channels')
+      .selectAll()
+      .where('chat_id', '=', BigInt(chatId))
+      .executeTakeFirst();
+    if (row === undefined) return undefined;
+    return {
+      chatId: Number(row.chat_id),
+      title: row.title,
+      enabled: row.enabled,
+      minPostLength: row.min_post_length,
+      language: SummaryLanguage.parse(row.language),
+      length: SummaryLength.parse(row.length),
+      payer: row.payer === 'sponsor' ? 'sponsor' : 'reader',
+      postAsComment: row.post_as_comment,
+      canEditMessages: row.can_edit_messages,
+      active: row.active,
+      ...optional('addedBy', row.added_by === null ? null : Number(row.added_by)),
+      ...optional('rightsWarnedAt', row.rights_warned_at === null ? null : Number(row.rights_warned_at)),
+    };
+  }
+
+  async saveChannel(settings: ChannelSettings): Promise<void> {
+    const row = {
+      title: settings.title,
+      enabled: settings.enabled,
+      min_post_length: settings.minPostLength,
+      language: settings.language,
+      length: settings.length,
+      payer: settings.payer,
+      post_as_comment: settings.postAsComment,
+      added_by: settings.addedBy ?? null,
+      can_edit_messages: settings.canEditMessages,
+      active: settings.active,
+      rights_warned_at: settings.rightsWarnedAt ?? null,
+    };
+    await this.db
+      .insertInto('bot_channels')
+      .values({ chat_id: settings.chatId, ...row })
+      .onConflict((conflict) => conflict.column('chat_id').doUpdateSet(row))
+      .execute();
+  }
+
+  async getUserSettings(userId: number): Promise<UserSettings | undefined> {
+    const row = await this.db
+      .selectFrom('bot_user_settings')
+      .selectAll()
+      .where('user_id', '=', BigInt(userId))
+      .executeTakeFirst();
+    if (row === undefined) return undefined;
+    return {
+      userId,
+      language: SummaryLanguage.parse(row.language),
+      length: SummaryLength.parse(row.length),
+    };
+  }
+
+  async saveUserSettings(settings: UserSettings): Promise<void> {
+    const row = { language: settings.language, length: settings.length };
+    await this.db
+      .insertInto('bot_user_settings')
+      .values({ user_id: settings.userId, ...row })
+      .onConflict((conflict) => conflict.column('user_id').doUpdateSet(row))
+      .execute();
+  }
+
+  async getSummary(id: string, now: number): Promise<StoredSummary | undefined> {
+    const row = await this.db
+      .selectFrom('bot_summaries')
+      .selectAll()
+      .where('id', '=', id)
+      .where('expires_at', '>', BigInt(now))
+      .executeTakeFirst();
+    if (row === undefined) return undefined;
+    return {
+      id: row.id,
+      source: row.source,
+      language: SummaryLanguage.parse(row.language),
+      length: SummaryLength.parse(row.length),
+      summary: row.summary,
+      createdAt: Number(row.created_at),
+      expiresAt: Number(row.expires_at),
+      ...optional('title', row.title),
+      ...optional('url', row.url),
+      ...optional('siteName', row.site_name),
+      ...optional('receiptId', row.receipt_id),
+      ...optional('workerId', row.worker_id),
+    };
+  }
+
+  async saveSummary(summary: StoredSummary): Promise<void> {
+    const row = {
+      source: JSON.stringify(summary.source),
+      language: summary.language,
+      length: summary.length,
+      summary: summary.summary,
+      title: summary.title ?? null,
+      url: summary.url ?? null,
+      site_name: summary.siteName ?? null,
+      receipt_id: summary.receiptId ?? null,
+      worker_id: summary.workerId ?? null,
+      created_at: summary.createdAt,
+      expires_at: summary.expiresAt,
+    };
+    await this.db
+      .insertInto('bot_summaries')
+      .values({ id: summary.id, ...row })
+      .onConflict((conflict) => conflict.column('id').doUpdateSet(row))
+      .execute();
+  }
+
+  async deleteExpiredSummaries(now: number): Promise<number> {
+    const result = await this.db
+      .deleteFrom('bot_summaries')
+      .where('expires_at', '<=', BigInt(now))
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  addLedgerEntry(entry: LedgerEntry): Promise<boolean> {
+    return insertIfAbsent(
+      this.db,
+      'bot_ledger',
+      {
+        key: entry.key,
+        account: entry.account,
+        amount: entry.amount,
+        kind: entry.kind,
+        stars: entry.stars ?? null,
+        at: entry.at,
+      },
+      ['key'],
+    );
+  }
+
+  async ledgerEntry(key: string): Promise<LedgerEntry | undefined> {
+    const row = await this.db.selectFrom('bot_ledger').selectAll().where('key', '=', key).executeTakeFirst();
+    if (row === undefined) return undefined;
+    return {
+      key: row.key,
+      account: Number(row.account),
+      amount: row.amount,
+      kind: row.kind as LedgerKind,
+      at: Number(row.at),
+      ...optional('stars', row.stars),
+    };
+  }
+
+  async balance(account: number): Promise<bigint> {
+    const row = await this.db
+      .selectFrom('bot_ledger')
+      .select(sql<bigint>`coalesce(sum(amount), 0)`.as('total'))
+      .where('account', '=', BigInt(account))
+      .executeTakeFirstOrThrow();
+    return BigInt(row.total);
+  }
+
+  async takeFreeSummary(userId: number, day: string, limit: number): Promise<boolean> {
+    if (limit <= 0) return false;
+    // One statement: concurrent takes cannot both pass the limit.
+    const row = await this.db
+      .insertInto('bot_free_usage')
+      .values({ user_id: userId, day, used: 1 })
+      .onConflict((conflict) =>
+        conflict
+          .columns(['user_id', 'day'])
+          .doUpdateSet({ used: sql`bot_free_usage.used + 1` })
+          .where('bot_free_usage.used', '<', limit),
+      )
+      .returning('used')
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async returnFreeSummary(userId: number, day: string): Promise<void> {
+    await this.db
+      .updateTable('bot_free_usage')
+      .set({ used: sql`used - 1` })
+      .where('user_id', '=', BigInt(userId))
+      .where('day', '=', day)
+      .where('used', '>', 0)
+      .execute();
+  }
+
+  async freeSummariesUsed(userId: number, day: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('bot_free_usage')
+      .select('used')
+      .where('user_id', '=', BigInt(userId))
+      .where('day', '=', day)
+      .executeTakeFirst();
+    return row?.used ?? 0;
+  }
+
+  async recordJob(job: JobRecord): Promise<void> {
+    await this.db
+      .insertInto('bot_jobs')
+      .values({
+        summary_id: job.summaryId,
+        user_id: job.userId,
+        source_kind: job.sourceKind,
+        prompt_tokens: job.promptTokens,
+        completion_tokens: job.completionTokens,
+        cost: job.cost,
+        paid_by: job.paidBy,
+        account: job.account,
+        receipt_id: job.receiptId ?? null,
+        worker_id: job.workerId ?? null,
+        attestation_kind: job.attestationKind ?? null,
+        at: job.at,
+      })
+      .execute();
+  }
+
+  async recentJobs(userId: number, limit: number): Promise<JobRecord[]> {
+    const rows = await this.db
+      .selectFrom('bot_jobs')
+      .selectAll()
+      .where('user_id', '=', BigInt(userId))
+      .orderBy('at', 'desc')
+      .orderBy('seq', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((row) => ({
+      summaryId: row.summary_id,
+      userId: Number(row.user_id),
+      sourceKind: row.source_kind as SummarySource['kind'],
+      promptTokens: row.prompt_tokens,
+      completionTokens: row.completion_tokens,
+      cost: row.cost,
+      paidBy: row.paid_by as JobPayer,
+      account: Number(row.account),
+      at: Number(row.at),
+      ...optional('receiptId', row.receipt_id),
+      ...optional('workerId', row.worker_id),
+      ...optional('attestationKind', row.attestation_kind),
+    }));
+  }
+}

@@ -1,0 +1,202 @@
+// `cocoon`: the developer's client of the network. Every command goes through the attested, sealed path
+// (the client SDK verifies workers, seals, opens, and checks receipts); nothing readable leaves this process.
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { buildSummaryPrompt, createArticleReader } from '@cocoon/bot';
+import { chainOptionsFromConfig, openChain, RootContract, rootPolicySource } from '@cocoon/contracts';
+import { type ChatResult, CocoonClient, type Config, ConfigError, receiptId } from '@cocoon/shared';
+import { loadProcessConfig } from '@cocoon/shared/config-file';
+import { Address } from '@ton/core';
+import { Command } from 'commander';
+import { loadOrCreateClientKey } from './client-key.js';
+import { createGateway } from './gateway.js';
+import { readLocalNetwork } from './local-network.js';
+
+function settings(): Config {
+  try {
+    return loadProcessConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(2);
+  }
+}
+
+/**
+ * A client of the configured network: the local one `npm start` runs (sandbox), or a real one whose policy
+ * comes from its Root contract on chain.
+ */
+async function connect(
+  config: Config,
+  keyName: string,
+): Promise<{ client: CocoonClient; close(): Promise<void> }> {
+  const clientKey = await loadOrCreateClientKey(config.COCOON_DATA_DIR, keyName);
+  if (config.TON_NETWORK === 'sandbox') {
+    const local = await readLocalNetwork(config.COCOON_DATA_DIR);
+    const client = new CocoonClient({ proxyUrl: local.proxyUrl, clientKey, policy: local.policy });
+    return { client, close: async () => {} };
+  }
+  if (config.ROOT_ADDRESS === undefined)
+    throw new Error(`set ROOT_ADDRESS: the Root contract of the ${config.TON_NETWORK} network to trust`);
+  const chain = await openChain(chainOptionsFromConfig(config));
+  const root = chain.open(RootContract.createFromAddress(Address.parse(config.ROOT_ADDRESS)));
+  const policy = rootPolicySource(root, { allowDev: config.ATTESTATION_ALLOW_DEV });
+  const client = new CocoonClient({ proxyUrl: config.PROXY_URL, clientKey, policy: () => policy.read() });
+  return { client, close: () => chain.close() };
+}
+
+/** The model to use: the one named (by name or hash), else the cheapest on the network. */
+async function pickModel(client: CocoonClient, wanted?: string): Promise<string> {
+  const models = await client.models();
+  const found =
+    wanted === undefined
+      ? [...models].sort((a, b) => Number(a.minPricePerToken - b.minPricePerToken))[0]
+      : models.find((m) => m.model === wanted || m.name === wanted);
+  if (found === undefined)
+    throw new Error(
+      wanted === undefined ? 'no model is served on the network' : `no worker serves ${wanted}`,
+    );
+  return found.model;
+}
+
+function printResult(result: ChatResult): void {
+  const { receipt, worker } = result;
+  const attestation = `${worker.attestation.kind}${worker.attestation.secure ? '' : ' (INSECURE: no TEE)'}`;
+  console.error(
+    [
+      '',
+      `cost      ${receipt.amount} nanoTON (${receipt.promptTokens} prompt + ${receipt.completionTokens} completion tokens at ${receipt.pricePerToken} nanoTON/token)`,
+      `receipt   ${receiptId(receipt)} ✓ signed by the attested worker ${worker.workerId}, matches the job`,
+      `worker    attestation ${attestation}, model ${receipt.model.slice(0, 16)}…`,
+    ].join('\n'),
+  );
+}
+
+async function run(
+  keyName: string,
+  work: (client: CocoonClient, config: Config) => Promise<void>,
+): Promise<void> {
+  const config = settings();
+  try {
+    const { client, close } = await connect(config, keyName);
+    try {
+      await work(client, config);
+    } finally {
+      await close();
+    }
+  } catch (error) {
+    console.error(`cocoon: ${(error as Error).message}`);
+    process.exitCode = 1;
+  }
+}
+
+const program = new Command('cocoon')
+  .description('Use the Cocoon network: confidential LLM inference on TON.')
+  .showHelpAfterError();
+
+program
+  .command('start')
+  .description('run the whole network locally (same as npm start)')
+  .action(async () => {
+    await import('./start.js').then((start) => start.main());
+  });
+
+program
+  .command('chat')
+  .argument('<prompt...>', 'what to ask')
+  .option('-m, --model <name>', 'model name or SHA-256 (default: the cheapest)')
+  .option('--max-tokens <n>', 'longest answer', '256')
+  .description('ask a model; the answer streams as it is decrypted')
+  .action((prompt: string[], flags: { model?: string; maxTokens: string }) =>
+    run('cli', async (client) => {
+      const model = await pickModel(client, flags.model);
+      const result = await client.chat(
+        { messages: [{ role: 'user', content: prompt.join(' ') }], max_tokens: Number(flags.maxTokens) },
+        { model, onText: (text) => process.stdout.write(text) },
+      );
+      process.stdout.write('\n');
+      printResult(result);
+    }),
+  );
+
+program
+  .command('summarize')
+  .argument('<source>', 'an http(s) URL, a file, or - for standard input')
+  .option('-m, --model <name>', 'model name or SHA-256 (default: the cheapest)')
+  .option('-l, --length <length>', 'short | bullets | detailed', 'bullets')
+  .option('--language <code>', "ISO 639-1 code, or auto for the text's own", 'auto')
+  .description('summarize a page, a file or standard input')
+  .action(
+    (source: string, flags: { model?: string; length: 'short' | 'bullets' | 'detailed'; language: string }) =>
+      run('cli', async (client) => {
+        let text: string;
+        let title: string | undefined;
+        if (/^https?:\/\//i.test(source)) {
+          const article = await createArticleReader()(source);
+          text = article.text;
+          title = article.title;
+        } else {
+          text = source === '-' ? await readStdin() : await readFile(source, 'utf8');
+        }
+        const model = await pickModel(client, flags.model);
+        const request = buildSummaryPrompt({
+          text,
+          ...(title ? { title } : {}),
+          language: flags.language,
+          length: flags.length,
+        });
+        if (title) console.log(`${title}\n`);
+        const result = await client.chat(request, { model, onText: (piece) => process.stdout.write(piece) });
+        process.stdout.write('\n');
+        printResult(result);
+      }),
+  );
+
+program
+  .command('workers')
+  .option('-m, --model <name>', 'model name or SHA-256 (default: every model)')
+  .description('workers on the network, each with its attestation verified here')
+  .action((flags: { model?: string }) =>
+    run('cli', async (client) => {
+      const models = await client.models();
+      for (const listing of models.filter(
+        (m) => flags.model === undefined || m.model === flags.model || m.name === flags.model,
+      )) {
+        console.log(`${listing.name}  ${listing.model}`);
+        const { verified, refused } = await client.workers(listing.model);
+        for (const w of verified) {
+          const a = w.attestation;
+          console.log(
+            `  ✓ ${w.workerId}  ${a.kind}${a.secure ? `, TCB ${a.tcbStatus}, image ${a.imageHash?.slice(0, 16)}…` : ' (INSECURE: no TEE)'}  ${w.offer.pricePerToken} nanoTON/token  load ${w.load.activeJobs}/${w.load.capacity}`,
+          );
+        }
+        for (const r of refused) console.log(`  ✗ ${r.workerId}  ${r.reason}`);
+      }
+    }),
+  );
+
+program
+  .command('gateway')
+  .description(
+    'a local OpenAI-compatible endpoint (/v1/chat/completions, /v1/models) that seals every request',
+  )
+  .action(async () => {
+    const config = settings();
+    const { client } = await connect(config, 'gateway');
+    const server = createServer(
+      createGateway({ client, ...(config.GATEWAY_API_KEY ? { apiKey: config.GATEWAY_API_KEY } : {}) }),
+    );
+    server.listen(config.GATEWAY_PORT, config.GATEWAY_HOST, () => {
+      console.log(
+        `OpenAI-compatible gateway on http://${config.GATEWAY_HOST}:${config.GATEWAY_PORT}/v1 (Ctrl-C stops it)`,
+      );
+    });
+  });
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+await program.parseAsync();

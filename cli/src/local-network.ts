@@ -1,0 +1,32 @@
+// What `npm start` tells other local programs (the `cocoon` CLI) about the network it runs: written into the
+// user's own data folder, so trusting it is trusting the user's own machine, not the proxy.
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AttestationPolicy } from '@cocoon/shared';
+import { z } from 'zod';
+
+export const LocalNetwork = z.object({
+  proxyUrl: z.url(),
+  gatewayUrl: z.url(),
+  rootAddress: z.string(),
+  policy: AttestationPolicy,
+});
+export type LocalNetwork = z.output<typeof LocalNetwork>;
+
+const fileOf = (dataDir: string) => join(dataDir, 'network.json');
+
+export async function writeLocalNetwork(dataDir: string, network: LocalNetwork): Promise<void> {
+  await writeFile(fileOf(dataDir), `${JSON.stringify(network, null, 2)}\n`);
+}
+
+export async function readLocalNetwork(dataDir: string): Promise<LocalNetwork> {
+  let text: string;
+  try {
+    text = await readFile(fileOf(dataDir), 'utf8');
+  } catch {
+    throw new Error(
+      `no local network in ${dataDir}: start one with \`npm start\` (or set TON_NETWORK, ROOT_ADDRESS and PROXY_URL)`,
+    );
+  }
+  return LocalNetwork.parse(JSON.parse(text));
+}

@@ -1,0 +1,137 @@
+import { DevAttestor } from '@cocoon/shared/attestation/dev';
+import { randomBytes, sha256, toBase64, toHex, utf8 } from '@cocoon/shared/bytes';
+import type { HistoryJob } from '@cocoon/shared/protocol/app-api';
+import { type Receipt, receiptToCell, signReceipt } from '@cocoon/shared/receipt';
+import { generateSigningKeyPair } from '@cocoon/shared/signing';
+import { describe, expect, it } from 'vitest';
+import { verifyJob, verifyWorker } from '../src/verify.js';
+
+const NOW = 1_790_000_000;
+const MODEL = toHex(sha256(utf8('model')));
+const POLICY = {
+  allowDev: true,
+  imageHashes: [],
+  models: [MODEL],
+  acceptedTcbStatuses: ['UpToDate' as const],
+};
+const hex32 = () => toHex(randomBytes(32));
+
+async function fixture() {
+  const workerKey = generateSigningKeyPair();
+  const bundle = await new DevAttestor().attest({
+    hpkePublicKey: hex32(),
+    signPublicKey: toHex(workerKey.publicKey),
+    models: [MODEL],
+    notAfter: NOW + 3600,
+  });
+  const receipt: Receipt = {
+    jobId: toHex(randomBytes(16)),
+    client: hex32(),
+    model: MODEL,
+    promptTokens: 100,
+    completionTokens: 20,
+    pricePerToken: 1000n,
+    amount: 120_000n,
+    requestHash: hex32(),
+    responseHash: hex32(),
+    worker: toHex(workerKey.publicKey),
+    time: NOW - 60,
+  };
+  const job: HistoryJob = {
+    jobId: receipt.jobId,
+    createdAt: receipt.time,
+    source: { kind: 'text' },
+    promptTokens: 100,
+    completionTokens: 20,
+    cost: 120_000n,
+    paidWith: 'ton',
+    workerId: 'w1',
+    receipt: signReceipt(receipt, workerKey.secretKey),
+    attestation: bundle,
+  };
+  return { workerKey, bundle, receipt, job };
+}
+
+describe('verifyJob', () => {
+  it('accepts a receipt signed by the attested worker key', async () => {
+    const { job } = await fixture();
+    const verdict = await verifyJob(job, POLICY);
+    expect(verdict.ok).toBe(true);
+    if (verdict.ok) {
+      expect(verdict.value.receipt.amount).toBe(120_000n);
+      expect(verdict.value.attestation.secure).toBe(false);
+    }
+  });
+
+  it('checks the attestation at the receipt time: a receipt after the keys expired is refused', async () => {
+    const { job, receipt, workerKey } = await fixture();
+    const late = { ...receipt, time: NOW + 7200 };
+    const verdict = await verifyJob({ ...job, receipt: signReceipt(late, workerKey.secretKey) }, POLICY);
+    expect(verdict.ok).toBe(false);
+    if (!verdict.ok) expect(verdict.reason).toMatch(/^worker attestation: bundle expired/);
+  });
+
+  it('refuses a tampered receipt', async () => {
+    const { job, receipt } = await fixture();
+    const tampered = {
+      ...job,
+      receipt: { ...job.receipt, boc: toBase64(receiptToCell({ ...receipt, amount: 1n }).toBoc()) },
+    };
+    expect(await verifyJob({ ...tampered, cost: 1n }, POLICY)).toEqual({
+      ok: false,
+      reason: 'receipt signature does not verify',
+    });
+  });
+
+  it('refuses a history row that disagrees with its receipt', async () => {
+    const { job } = await fixture();
+    const verdict = await verifyJob({ ...job, cost: 99n, promptTokens: 1 }, POLICY);
+    expect(verdict).toEqual({
+      ok: false,
+      reason: 'the receipt disagrees with the history on cost, prompt tokens',
+    });
+  });
+
+  it('refuses a receipt signed by a key the attestation does not bind', async () => {
+    const { job, receipt } = await fixture();
+    const other = generateSigningKeyPair();
+    const signed = signReceipt({ ...receipt, worker: toHex(other.publicKey) }, other.secretKey);
+    const verdict = await verifyJob({ ...job, receipt: signed }, POLICY);
+    expect(verdict).toEqual({
+      ok: false,
+      reason: 'the receipt is signed by a key the worker attestation does not bind',
+    });
+  });
+
+  it('refuses when the policy refuses the worker', async () => {
+    const { job } = await fixture();
+    const verdict = await verifyJob(job, { ...POLICY, allowDev: false });
+    expect(verdict.ok).toBe(false);
+    if (!verdict.ok) expect(verdict.reason).toMatch(/^worker attestation: dev bundles/);
+  });
+});
+
+describe('verifyWorker', () => {
+  const listing = (bundle: unknown) => ({
+    workerId: 'w1',
+    bundle,
+    models: [],
+    load: { activeJobs: 0, capacity: 1 },
+  });
+
+  it('verifies a dev worker as insecure', async () => {
+    const { bundle } = await fixture();
+    const check = await verifyWorker(listing(bundle), POLICY, NOW);
+    expect(check.kind).toBe('dev');
+    expect(check.verdict.ok && check.verdict.value.secure).toBe(false);
+    expect(check.verdict.ok).toBe(true);
+  });
+
+  it('names the kind of a bundle it refuses', async () => {
+    const { bundle } = await fixture();
+    const expired = await verifyWorker(listing(bundle), POLICY, NOW + 7200);
+    expect(expired).toMatchObject({ kind: 'dev', verdict: { ok: false } });
+    const garbage = await verifyWorker(listing({ kind: 'sgx' }), POLICY, NOW);
+    expect(garbage).toMatchObject({ kind: 'unknown', verdict: { ok: false } });
+  });
+});
