@@ -76,8 +76,37 @@ export interface OutboxTable {
   tx_hash: string | null;
 }
 
+/** The latest voucher per client: the cumulative total the client signed for its Client contract. */
+export interface VouchersTable {
+  /** The client account (Ed25519 public key, hex): the signer. */
+  client: string;
+  /** The Client contract (raw address) the total is for. */
+  contract: string;
+  owner: string;
+  total: Money;
+  query_id: bigint;
+  signature: string;
+  updated_at: Date;
+}
+
+/**
+ * A worker's share of what its receipts metered, accrued at the Root's rates: since the last rate change
+ * (`base_*`), earned = base_earned + (metered − base_metered) × fee / price, rounded down.
+ */
+export interface WorkerEarningsTable {
+  payout_address: string;
+  metered: Money;
+  earned: Money;
+  base_metered: Money;
+  base_earned: Money;
+  price_per_token: Money;
+  worker_fee_per_token: Money;
+}
+
 export interface ProxyDb {
   proxy_receipts: ReceiptsTable;
+  proxy_vouchers: VouchersTable;
+  proxy_worker_earnings: WorkerEarningsTable;
   proxy_client_totals: ClientTotalsTable;
   proxy_worker_totals: WorkerTotalsTable;
   proxy_credit: CreditTable;
@@ -160,6 +189,30 @@ export const proxyMigrations: MigrationSet = {
           .on('proxy_outbox')
           .column('created_at')
           .where(sql.ref('status'), '<>', 'confirmed')
+          .execute();
+      },
+    },
+    '0002_settlement': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('proxy_vouchers')
+          .addColumn('client', 'text', (c) => c.primaryKey())
+          .addColumn('contract', 'text', (c) => c.notNull().unique())
+          .addColumn('owner', 'text', (c) => c.notNull())
+          .addColumn('total', money, (c) => c.notNull())
+          .addColumn('query_id', sql`numeric(20,0)`, (c) => c.notNull())
+          .addColumn('signature', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('proxy_worker_earnings')
+          .addColumn('payout_address', 'text', (c) => c.primaryKey())
+          .addColumn('metered', money, (c) => c.notNull())
+          .addColumn('earned', money, (c) => c.notNull())
+          .addColumn('base_metered', money, (c) => c.notNull())
+          .addColumn('base_earned', money, (c) => c.notNull())
+          .addColumn('price_per_token', money, (c) => c.notNull())
+          .addColumn('worker_fee_per_token', money, (c) => c.notNull())
           .execute();
       },
     },

@@ -10,6 +10,7 @@ import {
   verifyRequest,
   WorkersResponse,
 } from '@cocoon/shared';
+import { VoucherHeld, VoucherMessage, VoucherReply } from '@cocoon/shared/client/voucher';
 import type { Logger } from '@cocoon/shared/log';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
@@ -19,6 +20,7 @@ import type { ProxyMetrics } from './metrics.js';
 import type { PolicyKeeper } from './policy.js';
 import type { WorkerRegistry } from './registry.js';
 import type { JobRouter, JobSink } from './router.js';
+import { type VoucherBook, VoucherRefused } from './settlement/vouchers.js';
 
 export interface HttpApiDeps {
   registry: WorkerRegistry;
@@ -29,6 +31,8 @@ export interface HttpApiDeps {
   clock: Clock;
   /** Largest request body accepted (a sealed job). */
   maxBodyBytes: number;
+  /** Clients' signed cumulative totals (`POST /v1/vouchers`); absent when the proxy does not settle. */
+  vouchers?: VoucherBook;
   log?: Logger;
 }
 
@@ -143,6 +147,37 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
     res.json({ receipt });
   });
 
+  const { vouchers } = deps;
+  if (vouchers !== undefined) {
+    app.get('/v1/vouchers', async (req, res) => {
+      const client = authenticate(req, new Uint8Array(0), clock);
+      const held = await vouchers.latest(client);
+      const voucher =
+        held === undefined
+          ? null
+          : {
+              contract: held.contract,
+              owner: held.owner,
+              total: held.total,
+              queryId: held.queryId,
+              signature: held.signature,
+            };
+      res.json(z.encode(VoucherHeld, { voucher }));
+    });
+    app.post('/v1/vouchers', express.raw({ type: () => true, limit: 4096 }), async (req, res) => {
+      const body = bodyBytes(req);
+      const client = authenticate(req, body, clock);
+      const voucher = parseJson(body, VoucherMessage, 'voucher');
+      try {
+        res.json(z.encode(VoucherReply, await vouchers.accept(client, voucher)));
+      } catch (error) {
+        if (!(error instanceof VoucherRefused)) throw error;
+        const forged = error.code === 'bad_signature' || error.code === 'wrong_contract';
+        throw new ProxyError(forged ? 'forbidden' : 'bad_request', error.message);
+      }
+    });
+  }
+
   app.use((_req: Request, _res: Response) => {
     throw new ProxyError('not_found', 'no such endpoint');
   });
@@ -182,6 +217,24 @@ function authenticate(req: Request, body: Uint8Array, clock: Clock): string {
     if (error instanceof RequestAuthError) throw new ProxyError('unauthorized', error.message);
     throw error;
   }
+}
+
+function parseJson<S extends z.ZodType>(body: Uint8Array, schema: S, what: string): z.output<S> {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.length).toString('utf8'));
+  } catch {
+    throw new ProxyError('bad_request', 'the body is not JSON');
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ProxyError(
+      'bad_request',
+      `invalid ${what} at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`,
+    );
+  }
+  return parsed.data;
 }
 
 function parseJob(body: Uint8Array): { sealed: SealedJob; wire: string } {

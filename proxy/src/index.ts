@@ -1,4 +1,4 @@
-/** @cocoon/proxy: routes sealed jobs to attested workers and meters them. Node-only. */
+/** @cocoon/proxy: routes sealed jobs to attested workers, meters them and settles on-chain. Node-only. */
 export {
   type ClientAllowance,
   type CreditSource,
@@ -12,3 +12,4 @@ export { checkReceipt, type JobTerms, Ledger, ReceiptRefused, type Totals } from
 export { PolicyKeeper, type PolicySource, StaticPolicySource } from './policy.js';
 export { CocoonProxy, ProxyLimits, type ProxyOptions, WORKER_PATH } from './proxy.js';
 export { AdmissionError, type AdmittedWorker, WorkerRegistry } from './registry.js';
+export * from './settlement/index.js';

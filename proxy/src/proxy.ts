@@ -14,6 +14,10 @@ import { PolicyKeeper, type PolicySource } from './policy.js';
 import { ClientRateLimiter } from './rate-limit.js';
 import { WorkerRegistry } from './registry.js';
 import { JobRouter } from './router.js';
+import { SettlementOutbox } from './settlement/outbox.js';
+import type { SettlementChain } from './settlement/port.js';
+import { SettlementSettings } from './settlement/settings.js';
+import { VoucherBook } from './settlement/vouchers.js';
 import { WorkerEndpoint } from './worker-endpoint.js';
 
 const ms = z.number().int().positive();
@@ -52,6 +56,13 @@ export interface ProxyOptions {
   policySource: PolicySource;
   credit: CreditSource;
   limits?: z.input<typeof ProxyLimits>;
+  /** On-chain settlement: vouchers from clients, charges and payouts through the outbox. */
+  settlement?: {
+    chain: SettlementChain;
+    /** The proxy's Ed25519 key, the one its Proxy contract holds: it signs worker payouts. */
+    secretKey: Uint8Array;
+    settings?: z.input<typeof SettlementSettings>;
+  };
   clock?: Clock;
   log?: Logger;
 }
@@ -69,6 +80,8 @@ export class CocoonProxy {
     readonly metrics: ProxyMetrics,
     private readonly endpoint: WorkerEndpoint,
     private readonly sweeper: NodeJS.Timeout,
+    /** The settlement outbox, when the proxy settles on-chain. */
+    readonly settlement: SettlementOutbox | undefined,
   ) {}
 
   /** Migrates the store, reads the policy once (fails if it cannot), and listens. */
@@ -116,6 +129,20 @@ export class CocoonProxy {
       policyAgeSeconds: () => policy.ageMs() / 1000,
     });
     router.setMetrics(metrics);
+    let vouchers: VoucherBook | undefined;
+    let settlement: SettlementOutbox | undefined;
+    if (options.settlement !== undefined) {
+      const { chain, secretKey } = options.settlement;
+      vouchers = new VoucherBook(store.db, chain, clock);
+      settlement = new SettlementOutbox({
+        db: store.db,
+        chain,
+        proxySecretKey: secretKey,
+        settings: SettlementSettings.parse(options.settlement.settings ?? {}),
+        clock,
+        ...(log ? { log: log.child({ part: 'settlement' }) } : {}),
+      });
+    }
     const app = createHttpApi({
       registry,
       router,
@@ -124,6 +151,7 @@ export class CocoonProxy {
       metrics,
       clock,
       maxBodyBytes: limits.maxBodyBytes,
+      ...(vouchers ? { vouchers } : {}),
       ...(log ? { log } : {}),
     });
     const server = createServer(app);
@@ -157,8 +185,9 @@ export class CocoonProxy {
       await endpoint.close();
       throw error;
     }
+    settlement?.start();
     log?.info({ address: server.address() }, 'proxy listening');
-    return new CocoonProxy(server, registry, router, ledger, policy, metrics, endpoint, sweeper);
+    return new CocoonProxy(server, registry, router, ledger, policy, metrics, endpoint, sweeper, settlement);
   }
 
   get port(): number {
@@ -174,6 +203,7 @@ export class CocoonProxy {
   /** Stops accepting, closes worker links (their jobs fail over or end) and the HTTP server. */
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    await this.settlement?.stop();
     this.policy.stop();
     await this.endpoint.close();
     this.server.closeAllConnections();

@@ -11,6 +11,7 @@ export * from './chain.js';
 export * from './client/client.js';
 export * from './client/errors.js';
 export * from './client/ndjson.js';
+export * from './client/voucher.js';
 export * from './clock.js';
 export * from './config.js';
 export * from './crypto/errors.js';

@@ -24,6 +24,15 @@ import { type Receipt, type SignedReceipt, verifyReceipt } from '../receipt.js';
 import { type SigningKeyPair, signingPublicKey } from '../signing.js';
 import { ClientError } from './errors.js';
 import { readNdjson } from './ndjson.js';
+import {
+  MemoryVoucherStore,
+  VoucherError,
+  VoucherHeld,
+  VoucherMessage,
+  VoucherReply,
+  VoucherSigner,
+  type VoucherStore,
+} from './voucher.js';
 
 export interface CocoonClientOptions {
   /** Base URL of the proxy, e.g. http://127.0.0.1:8480. */
@@ -38,6 +47,18 @@ export interface CocoonClientOptions {
   jobTtlSeconds?: number;
   fetch?: typeof fetch;
   clock?: Clock;
+  /**
+   * Pay by vouchers: after each verified receipt the client signs the new cumulative total for its
+   * Client contract (one per client key, owner wallet and proxy) and sends it to the proxy.
+   */
+  vouchers?: {
+    /** The wallet that owns the Client contract. */
+    owner: string;
+    /** The Client contract's address, derived from (owner, client key, the proxy's contract). */
+    contract: string;
+    /** Where the signed total survives restarts; in memory by default. */
+    store?: VoucherStore;
+  };
 }
 
 export interface VerifiedWorker {
@@ -65,6 +86,8 @@ export interface ChatResult {
   receipt: Receipt;
   signedReceipt: SignedReceipt;
   worker: VerifiedWorker;
+  /** The voucher signed for this receipt (with vouchers on): the new cumulative total. */
+  voucher?: VoucherMessage;
 }
 
 const DEFAULT_MAX_TOKENS = 512;
@@ -79,11 +102,48 @@ export class CocoonClient {
   readonly account: string;
   private readonly fetch: typeof fetch;
   private readonly clock: Clock;
+  private readonly vouchers: VoucherSigner | undefined;
+  /** Whether the proxy acknowledged the latest voucher; if not, it is sent again before the next job. */
+  private voucherDelivered = false;
 
   constructor(private readonly options: CocoonClientOptions) {
     this.account = toHex(signingPublicKey(options.clientKey.secretKey));
     this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.clock = options.clock ?? systemClock;
+    const v = options.vouchers;
+    this.vouchers =
+      v === undefined
+        ? undefined
+        : new VoucherSigner(
+            options.clientKey.secretKey,
+            v.owner,
+            v.contract,
+            v.store ?? new MemoryVoucherStore(),
+          );
+  }
+
+  /**
+   * Sends the latest voucher to the proxy (a zero total before the first job: it tells the proxy which
+   * Client contract holds this client's deposit). `chat` does this itself when the proxy lacks it.
+   */
+  async sendVoucher(): Promise<VoucherReply> {
+    if (this.vouchers === undefined) throw new VoucherError('vouchers are not configured for this client');
+    // A total this key signed before and the proxy kept is taken over (the local store may have been lost).
+    const held = VoucherHeld.parse(await (await this.send('GET', '/v1/vouchers', '')).json());
+    if (held.voucher !== null) await this.vouchers.adopt(held.voucher);
+    return this.deliver(await this.vouchers.latest());
+  }
+
+  private async deliver(voucher: VoucherMessage): Promise<VoucherReply> {
+    this.voucherDelivered = false;
+    const response = await this.send(
+      'POST',
+      '/v1/vouchers',
+      JSON.stringify(z.encode(VoucherMessage, voucher)),
+    );
+    const reply = VoucherReply.parse(await response.json());
+    this.voucherDelivered = true;
+    return reply;
   }
 
   async models(): Promise<z.output<typeof ModelsResponse>['models']> {
@@ -155,6 +215,7 @@ export class CocoonClient {
       body,
       candidates.map((c) => fromHex(c.attestation.hpkePublicKey)),
     );
+    if (this.vouchers !== undefined && !this.voucherDelivered) await this.sendVoucher();
     const response = await this.send(
       'POST',
       '/v1/jobs',
@@ -220,7 +281,20 @@ export class CocoonClient {
       requestHash: toHex(requestHash(sealed)),
       responseHash: toHex(opener.responseHash()),
     });
-    return { text, finishReason: end.finishReason, usage: end.usage, receipt, signedReceipt, worker };
+    const result: ChatResult = {
+      text,
+      finishReason: end.finishReason,
+      usage: end.usage,
+      receipt,
+      signedReceipt,
+      worker,
+    };
+    if (this.vouchers !== undefined) {
+      result.voucher = await this.vouchers.add(receipt.amount);
+      // The answer is verified and paid for by the signed total; a failed delivery is retried before the next job.
+      await this.deliver(result.voucher).catch(() => undefined);
+    }
+    return result;
   }
 
   private async get<S extends z.ZodType>(path: string, schema: S): Promise<z.output<S>> {

@@ -4,6 +4,12 @@ import { DevAttestor } from '../../src/attestation/dev.js';
 import { fromUtf8, sha256, toHex, utf8 } from '../../src/bytes.js';
 import { CocoonClient } from '../../src/client/client.js';
 import { ClientError } from '../../src/client/errors.js';
+import {
+  MemoryVoucherStore,
+  VoucherMessage,
+  VoucherSigner,
+  verifyVoucher,
+} from '../../src/client/voucher.js';
 import { ManualClock } from '../../src/clock.js';
 import { generateWorkerKeyPair, type WorkerHpkeKeyPair } from '../../src/crypto/hpke.js';
 import { ChunkSealer, openJob, requestHash } from '../../src/crypto/seal.js';
@@ -176,5 +182,131 @@ describe('CocoonClient', () => {
       code: 'proxy_error',
       detail: { status: 429, code: 'queue_full', retryAfterSeconds: 3 },
     });
+  });
+});
+
+/** A proxy that takes vouchers (checking them as the real one does) and passes the rest on. */
+function voucherProxy(inner: typeof fetch, held?: VoucherMessage) {
+  const received: VoucherMessage[] = [];
+  const fetchImpl: typeof fetch = async (input, init) => {
+    const url = new URL(String(input));
+    if (url.pathname !== '/v1/vouchers') return inner(input, init);
+    if (init?.method === 'GET') {
+      const voucher = held ?? received.at(-1);
+      return Response.json({ voucher: voucher === undefined ? null : z.encode(VoucherMessage, voucher) });
+    }
+    const body = init?.body as Uint8Array;
+    const client = verifyRequest(
+      { method: 'POST', path: url.pathname, body },
+      init?.headers as never,
+      clock.now() / 1000,
+    );
+    const voucher = VoucherMessage.parse(JSON.parse(fromUtf8(body)));
+    expect(verifyVoucher(voucher, client)).toBe(true);
+    received.push(voucher);
+    return Response.json({ total: voucher.total.toString(), metered: voucher.total.toString() });
+  };
+  return { fetchImpl, received };
+}
+
+describe('CocoonClient vouchers', () => {
+  const contract = `0:${'ab'.repeat(32)}`;
+  const owner = `0:${'cd'.repeat(32)}`;
+
+  it('opens its account with a zero total, then signs each verified receipt into the cumulative total', async () => {
+    const workers = [await makeWorker('w1')];
+    const proxy = voucherProxy(proxyFetch(workers));
+    const store = new MemoryVoucherStore();
+    const key = generateSigningKeyPair();
+    const paying = new CocoonClient({
+      proxyUrl: 'http://proxy.test',
+      clientKey: key,
+      policy: devPolicy,
+      fetch: proxy.fetchImpl,
+      clock,
+      vouchers: { owner, contract, store },
+    });
+    const first = await paying.chat(question, { model });
+    const second = await paying.chat(question, { model });
+    const amount = first.receipt.amount;
+    expect(amount).toBeGreaterThan(0n);
+    expect(proxy.received.map((v) => v.total)).toEqual([0n, amount, amount + second.receipt.amount]);
+    expect(second.voucher).toMatchObject({ contract, total: amount + second.receipt.amount });
+    expect((await store.load())?.total).toBe(amount + second.receipt.amount);
+  });
+
+  it('does not sign for a receipt it refused', async () => {
+    const proxy = voucherProxy(proxyFetch([await makeWorker('w1', 'overcharge')]));
+    const store = new MemoryVoucherStore();
+    const paying = new CocoonClient({
+      proxyUrl: 'http://proxy.test',
+      clientKey: generateSigningKeyPair(),
+      policy: devPolicy,
+      fetch: proxy.fetchImpl,
+      clock,
+      vouchers: { owner, contract, store },
+    });
+    await expect(paying.chat(question, { model })).rejects.toMatchObject({ code: 'receipt_mismatch' });
+    expect(proxy.received.map((v) => v.total)).toEqual([0n]);
+    expect((await store.load())?.total ?? 0n).toBe(0n);
+  });
+
+  it('sends an undelivered voucher again before the next job', async () => {
+    const workers = [await makeWorker('w1')];
+    // the opening voucher goes through; the one after the first job fails
+    let calls = 0;
+    const inner = voucherProxy(proxyFetch(workers));
+    const flaky: typeof fetch = async (input, init) => {
+      if (new URL(String(input)).pathname === '/v1/vouchers' && init?.method === 'POST' && ++calls === 2) {
+        return Response.json({ error: { code: 'internal', message: 'down' } }, { status: 500 });
+      }
+      return inner.fetchImpl(input, init);
+    };
+    const paying = new CocoonClient({
+      proxyUrl: 'http://proxy.test',
+      clientKey: generateSigningKeyPair(),
+      policy: devPolicy,
+      fetch: flaky,
+      clock,
+      vouchers: { owner, contract },
+    });
+    const first = await paying.chat(question, { model });
+    expect(first.voucher?.total).toBe(first.receipt.amount);
+    expect(inner.received.map((v) => v.total)).toEqual([0n]);
+    const second = await paying.chat(question, { model });
+    const total = first.receipt.amount + second.receipt.amount;
+    expect(inner.received.map((v) => v.total)).toEqual([0n, first.receipt.amount, total]);
+  });
+
+  it('takes over a higher total it signed before from the proxy, and ignores one it did not sign', async () => {
+    const workers = [await makeWorker('w1')];
+    const key = generateSigningKeyPair();
+    const earlier = new VoucherSigner(key.secretKey, owner, contract, new MemoryVoucherStore());
+    const lost = await earlier.add(1_000n);
+    const restarted = (held: VoucherMessage) => {
+      const proxy = voucherProxy(proxyFetch(workers), held);
+      const paying = new CocoonClient({
+        proxyUrl: 'http://proxy.test',
+        clientKey: key,
+        policy: devPolicy,
+        fetch: proxy.fetchImpl,
+        clock,
+        vouchers: { owner, contract },
+      });
+      return { proxy, paying };
+    };
+    const honest = restarted(lost);
+    const result = await honest.paying.chat(question, { model });
+    expect(honest.proxy.received.map((v) => v.total)).toEqual([1_000n, 1_000n + result.receipt.amount]);
+
+    const stranger = new VoucherSigner(
+      generateSigningKeyPair().secretKey,
+      owner,
+      contract,
+      new MemoryVoucherStore(),
+    );
+    const forged = restarted(await stranger.add(5_000n));
+    const fresh = await forged.paying.chat(question, { model });
+    expect(forged.proxy.received.map((v) => v.total)).toEqual([0n, fresh.receipt.amount]);
   });
 });

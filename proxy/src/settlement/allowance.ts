@@ -1,0 +1,58 @@
+import type { Clock } from '@cocoon/shared';
+import type { Kysely } from 'kysely';
+import type { ClientAllowance } from '../credit.js';
+import type { ProxyDb } from '../db.js';
+import type { ClientAccount, SettlementChain } from './port.js';
+
+const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+
+/**
+ * The most a client's metered total may reach, in cumulative terms (what `CreditSource` compares with
+ * charged + reserved):
+ *
+ *   min( chargedTotal + balance + stake   — what its Client contract can ever pay (charges leave it unchanged),
+ *        signed + creditWindow )          — the unsigned work the proxy risks
+ *
+ * A client that has sent no voucher has no known contract and gets nothing; one whose contract is closing
+ * gets no window (only what it signed). So a client that stops signing is cut off after `creditWindow`.
+ * The Client contract lets its owner withdraw the balance at any time: what was signed but not yet charged
+ * is at risk until the outbox charges it (bounded by the charge threshold and interval), the stake is not.
+ */
+export class ChainAllowance implements ClientAllowance {
+  readonly #cache = new Map<string, { at: number; account: ClientAccount | undefined }>();
+
+  constructor(
+    private readonly db: Kysely<ProxyDb>,
+    private readonly chain: Pick<SettlementChain, 'clientAccount'>,
+    private readonly settings: { creditWindow: bigint; depositCacheMs: number },
+    private readonly clock: Clock,
+  ) {}
+
+  async allowance(client: string): Promise<bigint> {
+    const voucher = await this.db
+      .selectFrom('proxy_vouchers')
+      .select(['contract', 'total'])
+      .where('client', '=', client)
+      .executeTakeFirst();
+    if (voucher === undefined) return 0n;
+    const account = await this.#account(voucher.contract);
+    if (account === undefined) return 0n;
+    const deposit = account.chargedTotal + account.balance + account.stake;
+    const window = account.closing ? 0n : this.settings.creditWindow;
+    return min(deposit, BigInt(voucher.total) + window);
+  }
+
+  /** Forgets a cached deposit (after a top-up is seen, or a charge). */
+  forget(contract: string): void {
+    this.#cache.delete(contract);
+  }
+
+  async #account(contract: string): Promise<ClientAccount | undefined> {
+    const now = this.clock.now();
+    const cached = this.#cache.get(contract);
+    if (cached !== undefined && now - cached.at < this.settings.depositCacheMs) return cached.account;
+    const account = await this.chain.clientAccount(contract);
+    this.#cache.set(contract, { at: now, account });
+    return account;
+  }
+}

@@ -1,0 +1,12 @@
+export { ChainAllowance } from './allowance.js';
+export {
+  type ContractSettlementOptions,
+  clientContractFor,
+  contractSettlement,
+  type ProxyLink,
+  workerContractFor,
+} from './contracts.js';
+export { SettlementOutbox, type SettlementOutboxDeps, type SettlementSummary } from './outbox.js';
+export type { ClientAccount, SettlementChain, SignedTotal } from './port.js';
+export { SettlementSettings } from './settings.js';
+export { type StoredVoucher, VoucherBook, type VoucherRefusal, VoucherRefused } from './vouchers.js';

@@ -1,0 +1,30 @@
+import { z } from 'zod';
+
+const TON = 1_000_000_000n;
+const nanotons = z.bigint().nonnegative();
+const ms = z.number().int().positive();
+
+/**
+ * When money moves. Charges and payouts go out once the unsettled amount reaches its threshold, and at
+ * least every interval whatever the amount; a client may run at most `creditWindow` beyond its last
+ * signed total.
+ */
+export const SettlementSettings = z.object({
+  /** Charge a client once its signed total is this far ahead of what the chain charged (design: 1 TON). */
+  chargeThreshold: nanotons.default(TON),
+  /** Pay a worker once its earnings are this far ahead of what its contract paid (design: 10 TON). */
+  payoutThreshold: nanotons.default(10n * TON),
+  /** Every unsettled signed total is charged at least this often. */
+  chargeIntervalMs: ms.default(60 * 60_000),
+  /** Every unpaid earning is paid at least this often. */
+  payoutIntervalMs: ms.default(24 * 60 * 60_000),
+  /** Metered work a client may run beyond the last total it signed (must exceed a job's max cost). */
+  creditWindow: nanotons.default(TON / 10n),
+  /** How long an on-chain deposit read is reused for credit checks. */
+  depositCacheMs: ms.default(5_000),
+  /** How often the outbox plans and sends. */
+  tickMs: ms.default(5_000),
+  /** A sent message the chain has not confirmed after this long is sent again (the same total). */
+  resendAfterMs: ms.default(60_000),
+});
+export type SettlementSettings = z.output<typeof SettlementSettings>;
