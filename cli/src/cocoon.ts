@@ -2,13 +2,15 @@
 // (the client SDK verifies workers, seals, opens, and checks receipts); nothing readable leaves this process.
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { join } from 'node:path';
 import { buildSummaryPrompt, createArticleReader } from '@cocoon/bot';
 import { chainOptionsFromConfig, openChain, RootContract, rootPolicySource } from '@cocoon/contracts';
 import { type ChatResult, CocoonClient, type Config, ConfigError, receiptId } from '@cocoon/shared';
+import { FileVoucherStore } from '@cocoon/shared/client/voucher-file';
 import { loadProcessConfig } from '@cocoon/shared/config-file';
+import { loadOrCreateKey } from '@cocoon/shared/key-file';
 import { Address } from '@ton/core';
 import { Command } from 'commander';
-import { loadOrCreateClientKey } from './client-key.js';
 import { createGateway } from './gateway.js';
 import { readLocalNetwork } from './local-network.js';
 
@@ -30,10 +32,19 @@ async function connect(
   config: Config,
   keyName: string,
 ): Promise<{ client: CocoonClient; close(): Promise<void> }> {
-  const clientKey = await loadOrCreateClientKey(config.COCOON_DATA_DIR, keyName);
+  const clientKey = await loadOrCreateKey(config.COCOON_DATA_DIR, keyName);
   if (config.TON_NETWORK === 'sandbox') {
     const local = await readLocalNetwork(config.COCOON_DATA_DIR);
-    const client = new CocoonClient({ proxyUrl: local.proxyUrl, clientKey, policy: local.policy });
+    // npm start funded this account's Client contract; vouchers pay for each job from it.
+    const client = new CocoonClient({
+      proxyUrl: local.proxyUrl,
+      clientKey,
+      policy: local.policy,
+      vouchers: {
+        ...local.cliAccount,
+        store: new FileVoucherStore(join(config.COCOON_DATA_DIR, 'cli-vouchers.json')),
+      },
+    });
     return { client, close: async () => {} };
   }
   if (config.ROOT_ADDRESS === undefined)

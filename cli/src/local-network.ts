@@ -9,6 +9,8 @@ export const LocalNetwork = z.object({
   proxyUrl: z.url(),
   gatewayUrl: z.url(),
   rootAddress: z.string(),
+  /** The `cocoon` CLI's client account, funded by npm start (the CLI cannot send on the sandbox it owns). */
+  cliAccount: z.object({ owner: z.string(), contract: z.string() }),
   policy: AttestationPolicy,
 });
 export type LocalNetwork = z.output<typeof LocalNetwork>;

@@ -2,6 +2,7 @@
 // through its own package's public API; only this file knows how they fit together.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import {
   type Chain,
   chainOptionsFromConfig,
@@ -11,13 +12,14 @@ import {
   RootContract,
   rootPolicySource,
 } from '@cocoon/contracts';
-import { CocoonProxy, fixedAllowance, StoreCredit } from '@cocoon/proxy';
-import { type AttestationPolicy, CocoonClient, type Config } from '@cocoon/shared';
+import { CocoonProxy, clientContractFor, type ProxyLink, startProxyOperator } from '@cocoon/proxy';
+import { type AttestationPolicy, CocoonClient, type Config, toHex } from '@cocoon/shared';
+import { FileVoucherStore } from '@cocoon/shared/client/voucher-file';
+import { loadOrCreateKey } from '@cocoon/shared/key-file';
 import type { Logger } from '@cocoon/shared/log';
 import { openStore, type Store } from '@cocoon/shared/store';
 import { type Engine, loadEngine, type RunningWorker, startWorker } from '@cocoon/worker';
 import { Address, type OpenedContract } from '@ton/core';
-import { loadOrCreateClientKey } from './client-key.js';
 import { createGateway } from './gateway.js';
 
 export interface NetworkOptions {
@@ -31,6 +33,10 @@ export interface NetworkOptions {
 
 export interface RunningNetwork {
   chain: Chain;
+  /** The Proxy contract and what fixes every Client and Worker contract of this proxy. */
+  link: ProxyLink;
+  /** The CLI's client account: its wallet and funded Client contract (for `cocoon` commands). */
+  cliAccount: { owner: string; contract: string };
   /** What clients of this network trust: the Root contract's allowlists. */
   policy: { read(): Promise<AttestationPolicy> };
   root: OpenedContract<RootContract>;
@@ -96,11 +102,17 @@ export async function startNetwork({
     const root = await trustedRoot(chain, config, workerEngine, log);
     const params = await root.getParams();
     const policy = rootPolicySource(root, { allowDev: config.ATTESTATION_ALLOW_DEV });
+    const operator = await startProxyOperator(chain, root, config);
     const proxy = await CocoonProxy.start(
       {
         store: store as never,
         policySource: policy,
-        credit: new StoreCredit(store.db as never, fixedAllowance(config.PROXY_CREDIT_LINE)),
+        credit: operator.credit(store.db as never),
+        settlement: {
+          chain: operator.settlementChain,
+          secretKey: operator.secretKey,
+          settings: operator.settings,
+        },
         log: log.child({ role: 'proxy' }),
       },
       { host: config.PROXY_HOST, port: ports.proxy ?? config.PROXY_PORT },
@@ -120,8 +132,18 @@ export async function startNetwork({
     });
     stops.push(() => worker.stop());
 
-    const clientKey = await loadOrCreateClientKey(config.COCOON_DATA_DIR, 'gateway');
-    const client = new CocoonClient({ proxyUrl: proxy.url, clientKey, policy: () => policy.read() });
+    const clientOptions = {
+      chain,
+      link: operator.link,
+      clientCode: operator.clientCode,
+      config,
+      proxyUrl: proxy.url,
+      policy,
+      log,
+    };
+    const { client } = await localClient({ ...clientOptions, name: 'gateway' });
+    // The CLI cannot send on the sandbox chain while this process owns it: fund its account here.
+    const cli = await localClient({ ...clientOptions, name: 'cli' });
     const gateway = createGateway({
       client,
       ...(config.GATEWAY_API_KEY ? { apiKey: config.GATEWAY_API_KEY } : {}),
@@ -135,6 +157,8 @@ export async function startNetwork({
     const { port } = server.address() as AddressInfo;
     return {
       chain,
+      link: operator.link,
+      cliAccount: cli.account,
       policy,
       root,
       store,
@@ -148,4 +172,44 @@ export async function startNetwork({
     await stop();
     throw error;
   }
+}
+
+interface LocalClientOptions {
+  name: string;
+  chain: Chain;
+  link: ProxyLink;
+  clientCode: Parameters<typeof clientContractFor>[3];
+  config: Config;
+  proxyUrl: string;
+  policy: { read(): Promise<AttestationPolicy> };
+  log: Logger;
+}
+
+/**
+ * A client account of the local wallet: its key and voucher totals in the data folder, its Client contract
+ * funded with CLIENT_DEPOSIT the first time (the deposit its vouchers are charged against).
+ */
+export async function localClient(
+  options: LocalClientOptions,
+): Promise<{ client: CocoonClient; account: { owner: string; contract: string } }> {
+  const { name, chain, link, config } = options;
+  const clientKey = await loadOrCreateKey(config.COCOON_DATA_DIR, name);
+  const contract = chain.open(
+    clientContractFor(link, chain.wallet, toHex(clientKey.publicKey), options.clientCode),
+  );
+  if (!(await chain.isDeployed(contract.address))) {
+    await contract.sendTopUp(chain.sender, { value: config.CLIENT_DEPOSIT });
+    options.log.info({ client: name, contract: contract.address.toString() }, 'client contract funded');
+  }
+  const account = { owner: chain.wallet.toString(), contract: contract.address.toString() };
+  const client = new CocoonClient({
+    proxyUrl: options.proxyUrl,
+    clientKey,
+    policy: () => options.policy.read(),
+    vouchers: {
+      ...account,
+      store: new FileVoucherStore(join(config.COCOON_DATA_DIR, `${name}-vouchers.json`)),
+    },
+  });
+  return { client, account };
 }

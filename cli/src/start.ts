@@ -41,8 +41,8 @@ export async function statusRows(network: RunningNetwork, config: Config): Promi
     })),
     { component: 'OpenAI gateway', detail: `${network.gatewayUrl}/v1/chat/completions` },
     {
-      component: 'credit',
-      detail: `FALLBACK: each client may owe up to ${ton(config.PROXY_CREDIT_LINE)} (PROXY_CREDIT_LINE); on-chain deposits are not read yet`,
+      component: 'Proxy contract',
+      detail: `${network.link.proxy.toString()}  ${ton(await chain.getBalance(network.link.proxy))}`,
     },
     { component: 'Mini App', detail: 'not built yet (the Mini App issue)' },
     {
@@ -80,6 +80,7 @@ export async function main(): Promise<void> {
     proxyUrl: network.proxy.url,
     gatewayUrl: network.gatewayUrl,
     rootAddress: network.root.address.toString(),
+    cliAccount: network.cliAccount,
     policy: await network.policy.read(),
   });
   console.log(

@@ -24,6 +24,8 @@ beforeAll(async () => {
     COCOON_MODEL: tiny.path,
     WORKER_GPU: 'cpu',
     WORKER_THREADS: '1',
+    PROXY_CHARGE_THRESHOLD: '1',
+    PROXY_PAYOUT_THRESHOLD: '1',
     WORKER_PAYOUT_ADDRESS: 'EQD__________________________________________0vo',
   });
   network = await startNetwork({ config, log, ports: { proxy: 0, gateway: 0, workerStatus: null } });
@@ -112,6 +114,27 @@ describe('the embedded network, end to end (real proxy, real llama.cpp worker, s
     });
     expect(result.receiptId).toMatch(/^[0-9a-f]{64}$/);
     expect(result.usage.promptTokens).toBeGreaterThan(10);
+  });
+});
+
+describe('settlement on the embedded chain', () => {
+  it('charges what the client signed, pays the worker its share, and keeps the rest as commission, to the nanoton', async () => {
+    const outbox = network.proxy.settlement;
+    if (outbox === undefined) throw new Error('the embedded proxy settles on chain');
+    // Let every pending voucher arrive, then settle until nothing is left to send (bounded).
+    for (let round = 0; round < 10; round++) {
+      await outbox.tick();
+      const s = await outbox.summary();
+      if (s.charged === s.signed && s.paid === s.earned && s.signed === s.metered) break;
+    }
+    const summary = await outbox.summary();
+    expect(summary.metered).toBeGreaterThan(0n);
+    expect(summary.signed).toBe(summary.metered);
+    expect(summary.charged).toBe(summary.signed);
+    expect(summary.paid).toBe(summary.earned);
+    // Root defaults: 20 nanoTON per token, 19 to the worker.
+    expect(summary.earned).toBe((summary.metered * 19n) / 20n);
+    expect(summary.commission).toBe(summary.charged - summary.paid);
   });
 });
 

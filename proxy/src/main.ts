@@ -6,8 +6,8 @@ import { loadProcessConfig } from '@cocoon/shared/config-file';
 import { createLogger } from '@cocoon/shared/log';
 import { openStore } from '@cocoon/shared/store';
 import { Address } from '@ton/core';
-import { fixedAllowance, StoreCredit } from './credit.js';
 import type { ProxyDb } from './db.js';
+import { startProxyOperator } from './operator.js';
 import { CocoonProxy } from './proxy.js';
 
 function settings(): Config {
@@ -35,16 +35,30 @@ const store = await openStore<ProxyDb>({
 });
 const chain = await openChain(chainOptionsFromConfig(config));
 const root = chain.open(RootContract.createFromAddress(Address.parse(config.ROOT_ADDRESS)));
+const operator = await startProxyOperator(chain, root, config);
 const proxy = await CocoonProxy.start(
   {
     store,
     policySource: rootPolicySource(root, { allowDev: config.ATTESTATION_ALLOW_DEV }),
-    credit: new StoreCredit(store.db, fixedAllowance(config.PROXY_CREDIT_LINE)),
+    credit: operator.credit(store.db),
+    settlement: {
+      chain: operator.settlementChain,
+      secretKey: operator.secretKey,
+      settings: operator.settings,
+    },
     log,
   },
   { host: config.PROXY_HOST, port: config.PROXY_PORT },
 );
-log.info({ url: proxy.url, root: config.ROOT_ADDRESS, network: chain.network }, 'proxy ready');
+log.info(
+  {
+    url: proxy.url,
+    root: config.ROOT_ADDRESS,
+    proxyContract: operator.link.proxy.toString(),
+    network: chain.network,
+  },
+  'proxy ready',
+);
 
 const stop = async () => {
   await proxy.close();

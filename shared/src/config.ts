@@ -65,10 +65,40 @@ export const SETTINGS = {
   ),
   PROXY_HOST: setting(z.string().min(1), 'Address the proxy listens on', { default: '127.0.0.1' }),
   PROXY_PORT: setting(port, 'Port of the proxy (client HTTP API and worker WebSocket)', { default: '8480' }),
-  PROXY_CREDIT_LINE: setting(
+  PROXY_CREDIT_WINDOW: setting(
     z.coerce.bigint().nonnegative(),
-    'Nanotons a client may owe the proxy before it has signed for them (the pre-authorised credit window)',
+    "Nanotons of work a client may run beyond the last total it signed (must exceed a job's max cost)",
+    { default: '100000000' },
+  ),
+  PROXY_CHARGE_THRESHOLD: setting(
+    z.coerce.bigint().nonnegative(),
+    "Nanotons a client's signed total runs ahead of the chain before the proxy charges it",
     { default: '1000000000' },
+  ),
+  PROXY_PAYOUT_THRESHOLD: setting(
+    z.coerce.bigint().nonnegative(),
+    'Nanotons a worker earns before the proxy pays it out on chain',
+    { default: '10000000000' },
+  ),
+  PROXY_CHARGE_INTERVAL_SECONDS: setting(
+    z.coerce.number().int().positive(),
+    'Every unsettled signed total is charged at least this often',
+    { default: '3600' },
+  ),
+  PROXY_PAYOUT_INTERVAL_SECONDS: setting(
+    z.coerce.number().int().positive(),
+    'Every unpaid earning is paid at least this often',
+    { default: '86400' },
+  ),
+  PROXY_STAKE: setting(
+    z.coerce.bigint().positive(),
+    "Nanotons the proxy stakes in its Proxy contract (at least the Root's minimum)",
+    { default: '15000000000' },
+  ),
+  CLIENT_DEPOSIT: setting(
+    z.coerce.bigint().positive(),
+    "Nanotons the local wallet deposits into each local client's Client contract on the sandbox",
+    { default: '10000000000' },
   ),
   PROXY_URL: setting(url('http', 'https'), 'Proxy a worker or client talks to', {
     default: 'http://127.0.0.1:8480',

@@ -12,11 +12,12 @@ import { z } from 'zod';
 const KeyFile = z.object({ v: z.literal(1), secretKey: z.string().regex(/^[0-9a-f]{64}$/) });
 
 /**
- * The local client account's Ed25519 key, made on first use and kept in the data folder, readable by its owner
- * only. It signs requests and cumulative totals: whoever holds it spends the account's deposit.
+ * An Ed25519 key made on first use and kept in the data folder as `<name>-key.json`, readable by its owner
+ * only: a client account's key (it signs requests and cumulative totals: whoever holds it spends the
+ * account's deposit) or a proxy operator's (it signs payouts). One key per program, so that programs
+ * sharing a data folder never race on each other's cumulative totals.
  */
-export async function loadOrCreateClientKey(dataDir: string, name = 'client'): Promise<SigningKeyPair> {
-  // One key per program (gateway, CLI): each keeps its own cumulative totals, so they never race.
+export async function loadOrCreateKey(dataDir: string, name: string): Promise<SigningKeyPair> {
   const path = join(dataDir, `${name}-key.json`);
   let text: string | undefined;
   try {
@@ -26,8 +27,7 @@ export async function loadOrCreateClientKey(dataDir: string, name = 'client'): P
   }
   if (text !== undefined) {
     const parsed = KeyFile.safeParse(JSON.parse(text));
-    if (!parsed.success)
-      throw new Error(`${path} is not a Cocoon client key file; move it away to make a new key`);
+    if (!parsed.success) throw new Error(`${path} is not a Cocoon key file; move it away to make a new key`);
     const secretKey = fromHex(parsed.data.secretKey);
     return { secretKey, publicKey: signingPublicKey(secretKey) };
   }
