@@ -1,7 +1,7 @@
 // A proxy operator on chain: its key (in the data folder), its staked Proxy contract registered in the Root,
 // and the settlement port and settings that follow from them. Used by `cocoon-proxy` and the embedded network.
 import { type Chain, ensureProxy, loadContractCodes, type RootContract } from '@cocoon/contracts';
-import { type Config, systemClock } from '@cocoon/shared';
+import { type Config, maxAmount, systemClock } from '@cocoon/shared';
 import { loadOrCreateKey } from '@cocoon/shared/key-file';
 import type { OpenedContract } from '@ton/core';
 import type { Kysely } from 'kysely';
@@ -37,7 +37,7 @@ export async function startProxyOperator(
     publicKey: proxyPublicKey,
     closeDelay: params.proxyCloseDelay,
     clientCloseDelay: params.clientCloseDelay,
-    stake: config.PROXY_STAKE > params.minProxyStake ? config.PROXY_STAKE : params.minProxyStake,
+    stake: maxAmount(config.PROXY_STAKE, params.minProxyStake),
   });
   if (!(await root.getIsProxyRegistered(proxy.address))) {
     // Only the Root's owner can register a proxy: on a real network that is an administrator's step.

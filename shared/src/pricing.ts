@@ -33,3 +33,6 @@ export function billedAmount(usage: Usage, schedule: PriceSchedule, maxCost: big
   const cost = jobCost(usage, schedule);
   return cost < maxCost ? cost : maxCost;
 }
+
+/** The larger of two amounts (Math.max takes no bigints). */
+export const maxAmount = (a: bigint, b: bigint): bigint => (a > b ? a : b);

@@ -8,7 +8,7 @@ import { fromHex, fromUtf8, randomBytes, toHex, utf8 } from '../bytes.js';
 import { type Clock, systemClock, unixSeconds } from '../clock.js';
 import { SealError } from '../crypto/errors.js';
 import { ChunkOpener, requestHash, sealJob } from '../crypto/seal.js';
-import { billedAmount, jobCost, type Usage } from '../pricing.js';
+import { billedAmount, jobCost, maxAmount, type Usage } from '../pricing.js';
 import { AnswerEvent, ChatRequest, type FinishReason } from '../protocol/chat.js';
 import { signRequest } from '../protocol/client-auth.js';
 import { type JobHeader, SealedJob } from '../protocol/job.js';
@@ -196,11 +196,11 @@ export class CocoonClient {
     const promptTokenBound = body.length + TEMPLATE_TOKEN_ALLOWANCE;
     const maxCost =
       options.maxCost ??
-      candidates.reduce((most, c) => {
-        const cost = jobCost({ promptTokens: promptTokenBound, completionTokens: maxTokens }, c.offer);
-        // biome-ignore lint/complexity/useMathMinMax: Math.max does not take bigints
-        return cost > most ? cost : most;
-      }, 0n);
+      candidates.reduce(
+        (most, c) =>
+          maxAmount(most, jobCost({ promptTokens: promptTokenBound, completionTokens: maxTokens }, c.offer)),
+        0n,
+      );
     const header: JobHeader = {
       v: PROTOCOL_VERSION,
       jobId: toHex(randomBytes(16)),
