@@ -4,10 +4,16 @@ import { ChatRequest, ClientError, type CocoonClient, toHex } from '@cocoon/shar
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 
-const CompletionBody = ChatRequest.extend({
+const Streaming = {
   model: z.string().min(1),
   stream: z.boolean().optional(),
   stream_options: z.object({ include_usage: z.boolean().optional() }).optional(),
+};
+const ChatCompletionBody = ChatRequest.extend(Streaming);
+/** Legacy completions: the prompt goes to the worker as one user message (workers serve chat models). */
+const CompletionBody = ChatRequest.omit({ messages: true }).extend({
+  ...Streaming,
+  prompt: z.union([z.string(), z.array(z.string()).length(1)]),
 });
 
 interface GatewayOptions {
@@ -61,34 +67,39 @@ export function createGateway({ client, apiKey }: GatewayOptions): express.Expre
     }
   });
 
-  app.post('/v1/chat/completions', async (req: Request, res: Response) => {
-    const parsed = CompletionBody.safeParse(req.body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return sendError(res, 400, `${issue?.path.join('.') || 'body'}: ${issue?.message}`, 'invalid_request');
-    }
-    const { model: modelName, stream, stream_options, ...request } = parsed.data;
+  /** One completion, plain or streamed (SSE); `kind` picks the OpenAI shape of each response. */
+  const complete = async (
+    res: Response,
+    kind: 'chat' | 'text',
+    body: {
+      model: string;
+      stream?: boolean | undefined;
+      stream_options?: { include_usage?: boolean | undefined } | undefined;
+    } & z.input<typeof ChatRequest>,
+  ) => {
+    const { model: modelName, stream, stream_options, ...request } = body;
     const model = await resolveModel(modelName).catch(() => undefined);
     if (model === undefined)
       return sendError(res, 404, `no worker serves a model named ${modelName}`, 'model_not_found');
     const abort = new AbortController();
     res.on('close', () => abort.abort());
     const created = Math.floor(Date.now() / 1000);
+    const prefix = kind === 'chat' ? 'chatcmpl' : 'cmpl';
+    const choice = (text: string, finish: string | null, first = false) => {
+      if (kind === 'text') return { index: 0, text, logprobs: null, finish_reason: finish };
+      if (!stream) return { index: 0, message: { role: 'assistant', content: text }, finish_reason: finish };
+      const delta = first ? { role: 'assistant', content: text } : text === '' ? {} : { content: text };
+      return { index: 0, delta, finish_reason: finish };
+    };
     if (!stream) {
       try {
         const result = await client.chat(request, { model, signal: abort.signal });
         res.json({
-          id: `chatcmpl-${result.receipt.jobId}`,
-          object: 'chat.completion',
+          id: `${prefix}-${result.receipt.jobId}`,
+          object: kind === 'chat' ? 'chat.completion' : 'text_completion',
           created,
           model: modelName,
-          choices: [
-            {
-              index: 0,
-              message: { role: 'assistant', content: result.text },
-              finish_reason: openAiFinish(result.finishReason),
-            },
-          ],
+          choices: [choice(result.text, openAiFinish(result.finishReason))],
           usage: usageOf(result.usage),
           cocoon: cocoonExtension(result),
         });
@@ -99,28 +110,23 @@ export function createGateway({ client, apiKey }: GatewayOptions): express.Expre
     }
     res.setHeader('content-type', 'text/event-stream');
     res.setHeader('cache-control', 'no-cache');
-    const id = `chatcmpl-${toHex(crypto.getRandomValues(new Uint8Array(12)))}`;
+    const id = `${prefix}-${toHex(crypto.getRandomValues(new Uint8Array(12)))}`;
+    const object = kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
     const event = (payload: unknown) => res.write(`data: ${JSON.stringify(payload)}\n\n`);
-    const chunk = (delta: object, finish: string | null) =>
-      event({
-        id,
-        object: 'chat.completion.chunk',
-        created,
-        model: modelName,
-        choices: [{ index: 0, delta, finish_reason: finish }],
-      });
-    chunk({ role: 'assistant', content: '' }, null);
+    const chunk = (text: string, finish: string | null, first = false) =>
+      event({ id, object, created, model: modelName, choices: [choice(text, finish, first)] });
+    if (kind === 'chat') chunk('', null, true);
     try {
       const result = await client.chat(request, {
         model,
         signal: abort.signal,
-        onText: (text) => chunk({ content: text }, null),
+        onText: (text) => chunk(text, null),
       });
-      chunk({}, openAiFinish(result.finishReason));
+      chunk('', openAiFinish(result.finishReason));
       if (stream_options?.include_usage) {
         event({
           id,
-          object: 'chat.completion.chunk',
+          object,
           created,
           model: modelName,
           choices: [],
@@ -135,13 +141,32 @@ export function createGateway({ client, apiKey }: GatewayOptions): express.Expre
     }
     res.write('data: [DONE]\n\n');
     res.end();
+  };
+
+  const invalid = (res: Response, error: z.ZodError) => {
+    const issue = error.issues[0];
+    sendError(res, 400, `${issue?.path.join('.') || 'body'}: ${issue?.message}`, 'invalid_request');
+  };
+
+  app.post('/v1/chat/completions', async (req: Request, res: Response) => {
+    const parsed = ChatCompletionBody.safeParse(req.body);
+    if (!parsed.success) return invalid(res, parsed.error);
+    await complete(res, 'chat', parsed.data);
+  });
+
+  app.post('/v1/completions', async (req: Request, res: Response) => {
+    const parsed = CompletionBody.safeParse(req.body);
+    if (!parsed.success) return invalid(res, parsed.error);
+    const { prompt, ...rest } = parsed.data;
+    const content = typeof prompt === 'string' ? prompt : (prompt[0] as string);
+    await complete(res, 'text', { ...rest, messages: [{ role: 'user', content }] });
   });
 
   app.use((_req: Request, res: Response) =>
     sendError(
       res,
       404,
-      'unknown endpoint: this gateway serves /v1/models and /v1/chat/completions',
+      'unknown endpoint: this gateway serves /v1/models, /v1/chat/completions and /v1/completions',
       'not_found',
     ),
   );

@@ -5,6 +5,7 @@ import { NetworkSummarizer } from '@cocoon/bot';
 import { loadConfig, verifyReceipt } from '@cocoon/shared';
 import { createLogger } from '@cocoon/shared/log';
 import { writeTinyGguf } from '@cocoon/worker/testing';
+import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningNetwork, startNetwork } from '../src/network.js';
 import { statusRows } from '../src/start.js';
@@ -63,46 +64,46 @@ describe('the embedded network, end to end (real proxy, real llama.cpp worker, s
     expect(network.worker.stats.jobsServed).toBeGreaterThanOrEqual(1);
   });
 
-  it('serves OpenAI clients through the gateway, streaming and not', async () => {
-    const body = { model, ...question };
-    const plain = await fetch(`${network.gatewayUrl}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    expect(plain.status).toBe(200);
-    const completion = await plain.json();
-    expect(completion).toMatchObject({
-      object: 'chat.completion',
-      choices: [{ message: { role: 'assistant' } }],
-      cocoon: { attestation: { kind: 'dev' } },
-    });
-    expect(() => verifyReceipt(completion.cocoon.receipt)).not.toThrow();
+  it('serves the official OpenAI client through the gateway: chat, streaming with usage, and completions', async () => {
+    const openai = new OpenAI({ baseURL: `${network.gatewayUrl}/v1`, apiKey: 'unused-on-loopback' });
+    expect((await openai.models.list()).data.map((m) => m.id)).toContain('cocoon-tiny-1');
 
-    const streamed = await fetch(`${network.gatewayUrl}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }),
-    });
-    const events = (await streamed.text())
-      .split('\n\n')
-      .filter((e) => e.startsWith('data: '))
-      .map((e) => e.slice(6));
-    expect(events.at(-1)).toBe('[DONE]');
-    const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
-    const text = chunks
-      .flatMap((c) => c.choices.map((choice: { delta: { content?: string } }) => choice.delta.content ?? ''))
-      .join('');
-    expect(text).toBe(completion.choices[0].message.content);
-    expect(chunks.at(-1).usage).toEqual(completion.usage);
+    const completion = await openai.chat.completions.create({ model, ...question });
+    expect(completion.choices[0]?.message.role).toBe('assistant');
+    const { cocoon } = completion as unknown as {
+      cocoon: { attestation: { kind: string }; receipt: { boc: string; signature: string } };
+    };
+    expect(cocoon.attestation.kind).toBe('dev');
+    expect(() => verifyReceipt(cocoon.receipt)).not.toThrow();
 
-    const missing = await fetch(`${network.gatewayUrl}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ ...body, model: 'no-such-model' }),
+    const stream = await openai.chat.completions.create({
+      model,
+      ...question,
+      stream: true,
+      stream_options: { include_usage: true },
     });
-    expect(missing.status).toBe(404);
-    expect((await missing.json()).error.code).toBe('model_not_found');
+    let text = '';
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? '';
+      usage = chunk.usage ?? usage;
+    }
+    expect(text).toBe(completion.choices[0]?.message.content);
+    expect(usage).toEqual(completion.usage);
+
+    const legacy = await openai.completions.create({
+      model,
+      prompt: 'Say something about TON.',
+      max_tokens: 8,
+      temperature: 0.8,
+      seed: 7,
+    });
+    expect(legacy.object).toBe('text_completion');
+    expect(legacy.usage?.completion_tokens).toBeGreaterThan(0);
+
+    await expect(
+      openai.chat.completions.create({ ...question, model: 'no-such-model' }),
+    ).rejects.toMatchObject({ status: 404, code: 'model_not_found' });
   });
 
   it("summarizes for the bot through the network, with the receipt's id", async () => {
