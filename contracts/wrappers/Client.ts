@@ -7,9 +7,9 @@ import {
   type ContractProvider,
   contractAddress,
   type Sender,
-  SendMode,
 } from '@ton/core';
 import { Op, Value } from './constants.js';
+import { opBody, sendBody } from './message.js';
 import { signAmount } from './signing.js';
 
 /** Fixed at deploy; part of the address, so the Proxy contract can recompute it. */
@@ -89,11 +89,7 @@ export function storeTopUpReference(reference: TopUpReference | undefined): (b: 
 
 /** A TopUp message body, e.g. for a TonConnect transfer's payload (`body.toBoc().toString('base64')`). */
 export function topUpBody(opts: { queryId?: bigint; reference?: TopUpReference } = {}): Cell {
-  return beginCell()
-    .storeUint(Op.topUp, 32)
-    .storeUint(opts.queryId ?? 0n, 64)
-    .store(storeTopUpReference(opts.reference))
-    .endCell();
+  return opBody(Op.topUp, opts.queryId).store(storeTopUpReference(opts.reference)).endCell();
 }
 
 /** Parses a TopUp body (as a watcher sees it); undefined when the body is not a TopUp. */
@@ -129,15 +125,12 @@ export class ClientContract implements Contract {
     opts: { value: bigint; reference?: TopUpReference; queryId?: bigint },
   ): Promise<void> {
     const body = topUpBody({ queryId: opts.queryId, reference: opts.reference });
-    await provider.internal(via, { value: opts.value, sendMode: SendMode.PAY_GAS_SEPARATELY, body });
+    await sendBody(provider, via, opts.value, body);
   }
 
   async sendAddStake(provider: ContractProvider, via: Sender, opts: { value: bigint; queryId?: bigint }) {
-    const body = beginCell()
-      .storeUint(Op.addStake, 32)
-      .storeUint(opts.queryId ?? 0n, 64)
-      .endCell();
-    await provider.internal(via, { value: opts.value, sendMode: SendMode.PAY_GAS_SEPARATELY, body });
+    const body = opBody(Op.addStake, opts.queryId).endCell();
+    await sendBody(provider, via, opts.value, body);
   }
 
   async sendWithdraw(
@@ -145,16 +138,8 @@ export class ClientContract implements Contract {
     via: Sender,
     opts: { amount: bigint; queryId?: bigint; value?: bigint },
   ): Promise<void> {
-    const body = beginCell()
-      .storeUint(Op.withdraw, 32)
-      .storeUint(opts.queryId ?? 0n, 64)
-      .storeCoins(opts.amount)
-      .endCell();
-    await provider.internal(via, {
-      value: opts.value ?? Value.ownerOp,
-      sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body,
-    });
+    const body = opBody(Op.withdraw, opts.queryId).storeCoins(opts.amount).endCell();
+    await sendBody(provider, via, opts.value ?? Value.ownerOp, body);
   }
 
   /** Charges the cumulative `total` with the client's signature (see `signCharge`). */
@@ -163,17 +148,11 @@ export class ClientContract implements Contract {
     via: Sender,
     opts: { total: bigint; signature: Buffer; queryId?: bigint; value?: bigint },
   ): Promise<void> {
-    const body = beginCell()
-      .storeUint(Op.charge, 32)
-      .storeUint(opts.queryId ?? 0n, 64)
+    const body = opBody(Op.charge, opts.queryId)
       .storeCoins(opts.total)
       .storeBuffer(opts.signature, 64)
       .endCell();
-    await provider.internal(via, {
-      value: opts.value ?? Value.charge,
-      sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body,
-    });
+    await sendBody(provider, via, opts.value ?? Value.charge, body);
   }
 
   async sendRequestRefund(
@@ -181,15 +160,8 @@ export class ClientContract implements Contract {
     via: Sender,
     opts: { queryId?: bigint; value?: bigint } = {},
   ) {
-    const body = beginCell()
-      .storeUint(Op.requestRefund, 32)
-      .storeUint(opts.queryId ?? 0n, 64)
-      .endCell();
-    await provider.internal(via, {
-      value: opts.value ?? Value.ownerOp,
-      sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body,
-    });
+    const body = opBody(Op.requestRefund, opts.queryId).endCell();
+    await sendBody(provider, via, opts.value ?? Value.ownerOp, body);
   }
 
   async sendForceRefund(
@@ -197,15 +169,8 @@ export class ClientContract implements Contract {
     via: Sender,
     opts: { queryId?: bigint; value?: bigint } = {},
   ) {
-    const body = beginCell()
-      .storeUint(Op.forceRefund, 32)
-      .storeUint(opts.queryId ?? 0n, 64)
-      .endCell();
-    await provider.internal(via, {
-      value: opts.value ?? Value.ownerOp,
-      sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body,
-    });
+    const body = opBody(Op.forceRefund, opts.queryId).endCell();
+    await sendBody(provider, via, opts.value ?? Value.ownerOp, body);
   }
 
   /** Owner closes at once with the proxy's signature on the final total; `queryId` must be the close seqno. */
@@ -220,11 +185,7 @@ export class ClientContract implements Contract {
       .storeCoins(opts.total)
       .storeBuffer(opts.signature, 64)
       .endCell();
-    await provider.internal(via, {
-      value: opts.value ?? Value.ownerOp,
-      sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body,
-    });
+    await sendBody(provider, via, opts.value ?? Value.ownerOp, body);
   }
 
   async getState(provider: ContractProvider): Promise<ClientState> {

@@ -6,10 +6,10 @@ import {
   type ContractProvider,
   contractAddress,
   type Sender,
-  SendMode,
 } from '@ton/core';
 import { bigintFromKey, keyFromBigint } from './Client.js';
 import { Op, Value } from './constants.js';
+import { opBody, sendBody } from './message.js';
 
 export interface ProxyConfig {
   /** The proxy operator's wallet: commission and the stake go there. */
@@ -67,11 +67,8 @@ export class ProxyContract implements Contract {
 
   /** Deploys with a stake (anyone may add to it while the proxy is open). */
   async sendAddStake(provider: ContractProvider, via: Sender, opts: { value: bigint; queryId?: bigint }) {
-    const body = beginCell()
-      .storeUint(Op.addProxyStake, 32)
-      .storeUint(opts.queryId ?? 0n, 64)
-      .endCell();
-    await provider.internal(via, { value: opts.value, sendMode: SendMode.PAY_GAS_SEPARATELY, body });
+    const body = opBody(Op.addProxyStake, opts.queryId).endCell();
+    await sendBody(provider, via, opts.value, body);
   }
 
   async sendWithdrawCommission(
@@ -79,16 +76,8 @@ export class ProxyContract implements Contract {
     via: Sender,
     opts: { amount: bigint; queryId?: bigint; value?: bigint },
   ): Promise<void> {
-    const body = beginCell()
-      .storeUint(Op.withdrawCommission, 32)
-      .storeUint(opts.queryId ?? 0n, 64)
-      .storeCoins(opts.amount)
-      .endCell();
-    await provider.internal(via, {
-      value: opts.value ?? Value.ownerOp,
-      sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body,
-    });
+    const body = opBody(Op.withdrawCommission, opts.queryId).storeCoins(opts.amount).endCell();
+    await sendBody(provider, via, opts.value ?? Value.ownerOp, body);
   }
 
   async sendRequestClose(
@@ -96,27 +85,13 @@ export class ProxyContract implements Contract {
     via: Sender,
     opts: { queryId?: bigint; value?: bigint } = {},
   ) {
-    const body = beginCell()
-      .storeUint(Op.requestProxyClose, 32)
-      .storeUint(opts.queryId ?? 0n, 64)
-      .endCell();
-    await provider.internal(via, {
-      value: opts.value ?? Value.ownerOp,
-      sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body,
-    });
+    const body = opBody(Op.requestProxyClose, opts.queryId).endCell();
+    await sendBody(provider, via, opts.value ?? Value.ownerOp, body);
   }
 
   async sendClose(provider: ContractProvider, via: Sender, opts: { queryId?: bigint; value?: bigint } = {}) {
-    const body = beginCell()
-      .storeUint(Op.closeProxy, 32)
-      .storeUint(opts.queryId ?? 0n, 64)
-      .endCell();
-    await provider.internal(via, {
-      value: opts.value ?? Value.ownerOp,
-      sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body,
-    });
+    const body = opBody(Op.closeProxy, opts.queryId).endCell();
+    await sendBody(provider, via, opts.value ?? Value.ownerOp, body);
   }
 
   async getState(provider: ContractProvider): Promise<ProxyState> {

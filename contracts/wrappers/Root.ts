@@ -7,10 +7,10 @@ import {
   contractAddress,
   Dictionary,
   type Sender,
-  SendMode,
   type TupleReader,
 } from '@ton/core';
 import { Op, Value } from './constants.js';
+import { opBody, sendBody } from './message.js';
 
 export interface RootParams {
   pricePerToken: bigint;
@@ -117,11 +117,7 @@ export class RootContract implements Contract {
   }
 
   async sendDeploy(provider: ContractProvider, via: Sender, value: bigint = Value.deploy): Promise<void> {
-    await provider.internal(via, {
-      value,
-      sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body: beginCell().endCell(),
-    });
+    await sendBody(provider, via, value, beginCell().endCell());
   }
 
   private async sendOwnerOp(
@@ -130,7 +126,7 @@ export class RootContract implements Contract {
     body: Cell,
     value: bigint,
   ): Promise<void> {
-    await provider.internal(via, { value, sendMode: SendMode.PAY_GAS_SEPARATELY, body });
+    await sendBody(provider, via, value, body);
   }
 
   async sendTransferOwnership(
@@ -138,11 +134,7 @@ export class RootContract implements Contract {
     via: Sender,
     opts: { newOwner: Address; queryId?: bigint; value?: bigint },
   ): Promise<void> {
-    const body = beginCell()
-      .storeUint(Op.transferOwnership, 32)
-      .storeUint(opts.queryId ?? 0n, 64)
-      .storeAddress(opts.newOwner)
-      .endCell();
+    const body = opBody(Op.transferOwnership, opts.queryId).storeAddress(opts.newOwner).endCell();
     await this.sendOwnerOp(provider, via, body, opts.value ?? Value.ownerOp);
   }
 
@@ -151,10 +143,7 @@ export class RootContract implements Contract {
     via: Sender,
     opts: { queryId?: bigint; value?: bigint } = {},
   ): Promise<void> {
-    const body = beginCell()
-      .storeUint(Op.acceptOwnership, 32)
-      .storeUint(opts.queryId ?? 0n, 64)
-      .endCell();
+    const body = opBody(Op.acceptOwnership, opts.queryId).endCell();
     await this.sendOwnerOp(provider, via, body, opts.value ?? Value.ownerOp);
   }
 
@@ -163,9 +152,7 @@ export class RootContract implements Contract {
     via: Sender,
     opts: { imageHash: bigint; allowed: boolean; queryId?: bigint; value?: bigint },
   ): Promise<void> {
-    const body = beginCell()
-      .storeUint(Op.setWorkerImage, 32)
-      .storeUint(opts.queryId ?? 0n, 64)
+    const body = opBody(Op.setWorkerImage, opts.queryId)
       .storeUint(opts.imageHash, 256)
       .storeBit(opts.allowed)
       .endCell();
@@ -177,9 +164,7 @@ export class RootContract implements Contract {
     via: Sender,
     opts: { imageHash: bigint; allowed: boolean; queryId?: bigint; value?: bigint },
   ): Promise<void> {
-    const body = beginCell()
-      .storeUint(Op.setProxyImage, 32)
-      .storeUint(opts.queryId ?? 0n, 64)
+    const body = opBody(Op.setProxyImage, opts.queryId)
       .storeUint(opts.imageHash, 256)
       .storeBit(opts.allowed)
       .endCell();
@@ -192,9 +177,7 @@ export class RootContract implements Contract {
     via: Sender,
     opts: { modelHash: bigint; priceCoefficient: number; queryId?: bigint; value?: bigint },
   ): Promise<void> {
-    const body = beginCell()
-      .storeUint(Op.setModel, 32)
-      .storeUint(opts.queryId ?? 0n, 64)
+    const body = opBody(Op.setModel, opts.queryId)
       .storeUint(opts.modelHash, 256)
       .storeUint(opts.priceCoefficient, 32)
       .endCell();
@@ -206,12 +189,7 @@ export class RootContract implements Contract {
     via: Sender,
     opts: { proxy: Address; allowed: boolean; queryId?: bigint; value?: bigint },
   ): Promise<void> {
-    const body = beginCell()
-      .storeUint(Op.setProxy, 32)
-      .storeUint(opts.queryId ?? 0n, 64)
-      .storeAddress(opts.proxy)
-      .storeBit(opts.allowed)
-      .endCell();
+    const body = opBody(Op.setProxy, opts.queryId).storeAddress(opts.proxy).storeBit(opts.allowed).endCell();
     await this.sendOwnerOp(provider, via, body, opts.value ?? Value.ownerOp);
   }
 
@@ -220,11 +198,7 @@ export class RootContract implements Contract {
     via: Sender,
     opts: { params: RootParams; queryId?: bigint; value?: bigint },
   ): Promise<void> {
-    const body = beginCell()
-      .storeUint(Op.setParams, 32)
-      .storeUint(opts.queryId ?? 0n, 64)
-      .storeRef(rootParamsToCell(opts.params))
-      .endCell();
+    const body = opBody(Op.setParams, opts.queryId).storeRef(rootParamsToCell(opts.params)).endCell();
     await this.sendOwnerOp(provider, via, body, opts.value ?? Value.ownerOp);
   }
 
@@ -233,11 +207,7 @@ export class RootContract implements Contract {
     via: Sender,
     opts: { code: Cell; queryId?: bigint; value?: bigint },
   ): Promise<void> {
-    const body = beginCell()
-      .storeUint(Op.upgradeCode, 32)
-      .storeUint(opts.queryId ?? 0n, 64)
-      .storeRef(opts.code)
-      .endCell();
+    const body = opBody(Op.upgradeCode, opts.queryId).storeRef(opts.code).endCell();
     await this.sendOwnerOp(provider, via, body, opts.value ?? Value.ownerOp);
   }
 

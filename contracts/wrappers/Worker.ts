@@ -6,10 +6,10 @@ import {
   type ContractProvider,
   contractAddress,
   type Sender,
-  SendMode,
 } from '@ton/core';
 import { keyFromBigint, proxyLinkCell } from './Client.js';
 import { Op, Value } from './constants.js';
+import { opBody, sendBody } from './message.js';
 import { signAmount } from './signing.js';
 
 export interface WorkerConfig {
@@ -47,11 +47,7 @@ export class WorkerContract implements Contract {
   }
 
   async sendDeploy(provider: ContractProvider, via: Sender, value: bigint = Value.deploy): Promise<void> {
-    await provider.internal(via, {
-      value,
-      sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body: beginCell().endCell(),
-    });
+    await sendBody(provider, via, value, beginCell().endCell());
   }
 
   /** Claims the cumulative `total` signed by the proxy (see `signPayout`); anyone may send it. */
@@ -60,17 +56,11 @@ export class WorkerContract implements Contract {
     via: Sender,
     opts: { total: bigint; signature: Buffer; queryId?: bigint; value?: bigint },
   ): Promise<void> {
-    const body = beginCell()
-      .storeUint(Op.payout, 32)
-      .storeUint(opts.queryId ?? 0n, 64)
+    const body = opBody(Op.payout, opts.queryId)
       .storeCoins(opts.total)
       .storeBuffer(opts.signature, 64)
       .endCell();
-    await provider.internal(via, {
-      value: opts.value ?? Value.payout,
-      sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body,
-    });
+    await sendBody(provider, via, opts.value ?? Value.payout, body);
   }
 
   async getState(provider: ContractProvider): Promise<WorkerState> {
