@@ -5,24 +5,14 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { buildSummaryPrompt, createArticleReader } from '@cocoon/bot';
 import { chainOptionsFromConfig, openChain, RootContract, rootPolicySource } from '@cocoon/contracts';
-import { type ChatResult, CocoonClient, type Config, ConfigError, receiptId } from '@cocoon/shared';
+import { type ChatResult, CocoonClient, type Config, receiptId } from '@cocoon/shared';
 import { FileVoucherStore } from '@cocoon/shared/client/voucher-file';
-import { loadProcessConfig } from '@cocoon/shared/config-file';
+import { loadProcessConfigOrExit } from '@cocoon/shared/config-file';
 import { loadOrCreateKey } from '@cocoon/shared/key-file';
 import { Address } from '@ton/core';
 import { Command } from 'commander';
 import { createGateway } from './gateway.js';
 import { readLocalNetwork } from './local-network.js';
-
-function settings(): Config {
-  try {
-    return loadProcessConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
-    process.exit(2);
-  }
-}
 
 /**
  * A client of the configured network: the local one `npm start` runs (sandbox), or a real one whose policy
@@ -87,7 +77,7 @@ async function run(
   keyName: string,
   work: (client: CocoonClient, config: Config) => Promise<void>,
 ): Promise<void> {
-  const config = settings();
+  const config = loadProcessConfigOrExit();
   try {
     const { client, close } = await connect(config, keyName);
     try {
@@ -192,7 +182,7 @@ program
     'a local OpenAI-compatible endpoint (/v1/chat/completions, /v1/models) that seals every request',
   )
   .action(async () => {
-    const config = settings();
+    const config = loadProcessConfigOrExit();
     const { client } = await connect(config, 'gateway');
     const server = createServer(
       createGateway({ client, ...(config.GATEWAY_API_KEY ? { apiKey: config.GATEWAY_API_KEY } : {}) }),

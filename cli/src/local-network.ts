@@ -30,5 +30,8 @@ export async function readLocalNetwork(dataDir: string): Promise<LocalNetwork> {
       `no local network in ${dataDir}: start one with \`npm start\` (or set TON_NETWORK, ROOT_ADDRESS and PROXY_URL)`,
     );
   }
-  return LocalNetwork.parse(JSON.parse(text));
+  const parsed = LocalNetwork.safeParse(JSON.parse(text));
+  if (!parsed.success)
+    throw new Error(`${fileOf(dataDir)} was written by another version of Cocoon: restart \`npm start\``);
+  return parsed.data;
 }

@@ -1,6 +1,6 @@
 // `npm start`: the whole network on embedded defaults, with a status table; Ctrl-C stops it cleanly.
-import { type Config, ConfigError } from '@cocoon/shared';
-import { loadProcessConfig } from '@cocoon/shared/config-file';
+import type { Config } from '@cocoon/shared';
+import { loadProcessConfigOrExit } from '@cocoon/shared/config-file';
 import { createLogger } from '@cocoon/shared/log';
 import { writeLocalNetwork } from './local-network.js';
 import { type RunningNetwork, startNetwork } from './network.js';
@@ -61,16 +61,7 @@ export function formatStatus(rows: StatusRow[]): string {
 }
 
 export async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadProcessConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config = loadProcessConfigOrExit();
   const log = createLogger('cocoon', config.LOG_LEVEL);
   console.log(
     `Cocoon: starting the network in ${config.COCOON_DATA_DIR} (first start deploys contracts and loads the model)…`,

@@ -1,8 +1,7 @@
 // `cocoon-proxy`: a proxy on its own. Trusts the Root contract's allowlists (ROOT_ADDRESS on testnet/mainnet),
 // keeps its state in the shared store (DATABASE_URL to share it between several proxies).
 import { chainOptionsFromConfig, openChain, RootContract, rootPolicySource } from '@cocoon/contracts';
-import { type Config, ConfigError } from '@cocoon/shared';
-import { loadProcessConfig } from '@cocoon/shared/config-file';
+import { loadProcessConfigOrExit } from '@cocoon/shared/config-file';
 import { createLogger } from '@cocoon/shared/log';
 import { openStore } from '@cocoon/shared/store';
 import { Address } from '@ton/core';
@@ -10,17 +9,7 @@ import type { ProxyDb } from './db.js';
 import { startProxyOperator } from './operator.js';
 import { CocoonProxy } from './proxy.js';
 
-function settings(): Config {
-  try {
-    return loadProcessConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
-    process.exit(2);
-  }
-}
-
-const config = settings();
+const config = loadProcessConfigOrExit();
 if (config.ROOT_ADDRESS === undefined) {
   console.error(
     'ROOT_ADDRESS is not set: a proxy serves the workers that a Root contract allows (npm start deploys one locally)',

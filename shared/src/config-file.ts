@@ -12,3 +12,14 @@ export function loadProcessConfig(env: NodeJS.ProcessEnv = process.env): Config 
   }
   return loadConfig(env, path === undefined ? undefined : readFileSync(path, 'utf8'));
 }
+
+/** For programs' entry points: the settings, or the list of what is wrong with them and exit code 2. */
+export function loadProcessConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadProcessConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(2);
+  }
+}

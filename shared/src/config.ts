@@ -23,7 +23,7 @@ const setting = <S extends z.ZodType, O extends SettingOptions = Record<never, n
   options?: O,
 ): { schema: S; description: string } & O => ({ schema, description, ...(options as O) });
 
-const port = z.coerce.number().int().min(1).max(65535);
+const port = z.coerce.number({ error: 'expected a port number from 1 to 65535' }).int().min(1).max(65535);
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const url = (...protocols: string[]) =>
   z.url({

@@ -1,24 +1,14 @@
 // `cocoon-worker`: run a worker, check a machine (doctor), or ask a running worker how it does (status).
-import { type Config, ConfigError } from '@cocoon/shared';
-import { loadProcessConfig } from '@cocoon/shared/config-file';
+import type { Config } from '@cocoon/shared';
+import { loadProcessConfigOrExit } from '@cocoon/shared/config-file';
 import { createLogger } from '@cocoon/shared/log';
 import { Command } from 'commander';
 import { formatChecks, runDoctor } from './doctor.js';
 import { startWorker, type WorkerStatusReport } from './runtime.js';
 
 function config(overrides: Record<string, string | undefined>): Config {
-  try {
-    return loadProcessConfig({
-      ...process.env,
-      ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
-    });
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const given = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  return loadProcessConfigOrExit({ ...process.env, ...given });
 }
 
 interface RunFlags {
