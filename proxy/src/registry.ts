@@ -13,6 +13,7 @@ import { AttestationError } from '@cocoon/shared/attestation/errors';
 import { type VerifiedAttestation, verifyAttestation } from '@cocoon/shared/attestation/verify';
 import { hpkeKeyId } from '@cocoon/shared/crypto/hpke';
 import type { Logger } from '@cocoon/shared/log';
+import { Address } from '@ton/core';
 import type { PolicyKeeper } from './policy.js';
 
 /** The proxy's side of one worker's WebSocket. */
@@ -30,7 +31,23 @@ export type AdmissionErrorCode =
   | 'policy_stale'
   | 'attestation_refused'
   | 'offer_not_attested'
-  | 'duplicate_key';
+  | 'duplicate_key'
+  | 'bad_payout_address';
+
+/**
+ * Earnings are totalled per payout address, so one wallet must have one spelling: the raw form
+ * (`0:<hex>`), whatever form (bounceable, test-only, raw) the worker sent.
+ */
+function rawPayoutAddress(address: string): string {
+  try {
+    return Address.parse(address).toRawString();
+  } catch {
+    throw new AdmissionError(
+      'bad_payout_address',
+      `payout address ${JSON.stringify(address)} is not a TON address`,
+    );
+  }
+}
 
 export class AdmissionError extends Error {
   override readonly name = 'AdmissionError';
@@ -118,6 +135,7 @@ export class WorkerRegistry {
 
   /** Verifies a hello's attestation and offers; throws AdmissionError with the reason to send back. */
   async admit(link: WorkerLink, hello: WorkerHello): Promise<AdmittedWorker> {
+    const payoutAddress = rawPayoutAddress(hello.payoutAddress);
     const attestation = await this.#verify(hello.bundle);
     const offers = new Map<string, ModelOffer>();
     for (const offer of hello.models) {
@@ -136,7 +154,7 @@ export class WorkerRegistry {
     const worker = new AdmittedWorker(
       `w-${toHex(randomBytes(8))}`,
       link,
-      hello.payoutAddress,
+      payoutAddress,
       hello.bundle,
       attestation,
       keyId,

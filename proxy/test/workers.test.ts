@@ -1,4 +1,5 @@
 import { type AttestationPolicy, ManualClock, ModelsResponse } from '@cocoon/shared';
+import { Address } from '@ton/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PolicySource } from '../src/policy.js';
 import {
@@ -90,6 +91,18 @@ describe('worker admission', () => {
 
     const expired = await harness.worker({ validForSeconds: -10 });
     expect(expired.rejected).toMatch(/bundle_expired/);
+
+    const unpayable = await harness.worker({ payoutAddress: 'my wallet' });
+    expect(unpayable.rejected).toMatch(/bad_payout_address|not a TON address/);
+  });
+
+  it('totals earnings per wallet whatever spelling of its address the worker sends', async () => {
+    harness = await startHarness(testStore.store);
+    const raw = `0:${'ab'.repeat(32)}`;
+    const friendly = Address.parse(raw).toString({ bounceable: true });
+    const worker = await harness.worker({ payoutAddress: friendly });
+    expect(worker.rejected).toBeUndefined();
+    expect(harness.proxy.registry.all().map((w) => w.payoutAddress)).toContain(raw);
   });
 
   it('refuses workers and jobs when the policy could not be refreshed for too long, and recovers', async () => {

@@ -41,6 +41,8 @@ export interface TestWorkerOptions {
   /** Seconds from now until the attestation expires. */
   validForSeconds?: number;
   heartbeatMs?: number;
+  /** The address earnings go to; a fresh raw address by default. */
+  payoutAddress?: string;
   /** Changes a receipt before signing it (to test refusals). */
   forgeReceipt?: (receipt: Receipt) => Receipt;
 }
@@ -51,7 +53,6 @@ export class TestWorker {
   readonly cancelled: string[] = [];
   workerId: string | undefined;
   rejected: string | undefined;
-  readonly payoutAddress = `payout-${toHex(generateSigningKeyPair().publicKey).slice(0, 16)}`;
   readonly #held = new Map<string, () => void>();
   #heartbeat: NodeJS.Timeout | undefined;
   #active = 0;
@@ -62,7 +63,11 @@ export class TestWorker {
     public sign: SigningKeyPair,
     readonly options: TestWorkerOptions,
     public bundle: Record<string, unknown>,
-  ) {}
+  ) {
+    this.payoutAddress = options.payoutAddress ?? `0:${toHex(generateSigningKeyPair().publicKey)}`;
+  }
+
+  readonly payoutAddress: string;
 
   static async #attest(options: TestWorkerOptions) {
     const hpke = await generateWorkerKeyPair();
