@@ -136,6 +136,9 @@ describe('settlement on the embedded chain', () => {
     // Root defaults: 20 nanoTON per token, 19 to the worker.
     expect(summary.earned).toBe((summary.metered * 19n) / 20n);
     expect(summary.commission).toBe(summary.charged - summary.paid);
+    const metrics = await (await fetch(`${network.proxy.url}/metrics`)).text();
+    expect(metrics).toContain('cocoon_proxy_unsettled_nanotons{kind="charge"} 0');
+    expect(metrics).toContain('cocoon_proxy_unsettled_nanotons{kind="payout"} 0');
   });
 });
 

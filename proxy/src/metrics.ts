@@ -6,6 +6,8 @@ export interface MetricsSources {
   registry: WorkerRegistry;
   queueDepths(): Map<string, number>;
   policyAgeSeconds(): number;
+  /** Totals of on-chain settlement, when the proxy settles. */
+  settlement?(): Promise<{ signed: bigint; charged: bigint; earned: bigint; paid: bigint }>;
 }
 
 const LATENCY_BUCKETS = [
@@ -66,6 +68,20 @@ export class ProxyMetrics {
   constructor(sources: MetricsSources) {
     const { registry } = this;
     collectDefaultMetrics({ register: registry, prefix: 'cocoon_proxy_' });
+    if (sources.settlement !== undefined) {
+      const summary = sources.settlement;
+      new Gauge({
+        name: 'cocoon_proxy_unsettled_nanotons',
+        help: 'Settlement lag: what clients signed but the chain has not charged, and what workers earned but were not paid',
+        labelNames: ['kind'] as const,
+        registers: [registry],
+        async collect() {
+          const totals = await summary();
+          this.set({ kind: 'charge' }, Number(totals.signed - totals.charged));
+          this.set({ kind: 'payout' }, Number(totals.earned - totals.paid));
+        },
+      });
+    }
     new Gauge({
       name: 'cocoon_proxy_workers',
       help: 'Admitted workers by state: serving or draining',

@@ -123,12 +123,6 @@ export class CocoonProxy {
       limits,
     );
     registry.setListener(router);
-    const metrics = new ProxyMetrics({
-      registry,
-      queueDepths: () => router.queueDepths(),
-      policyAgeSeconds: () => policy.ageMs() / 1000,
-    });
-    router.setMetrics(metrics);
     let vouchers: VoucherBook | undefined;
     let settlement: SettlementOutbox | undefined;
     if (options.settlement !== undefined) {
@@ -143,6 +137,15 @@ export class CocoonProxy {
         ...(log ? { log: log.child({ part: 'settlement' }) } : {}),
       });
     }
+    const outbox = settlement;
+    const metrics = new ProxyMetrics({
+      registry,
+      queueDepths: () => router.queueDepths(),
+      policyAgeSeconds: () => policy.ageMs() / 1000,
+      ...(outbox ? { settlement: () => outbox.summary() } : {}),
+    });
+    router.setMetrics(metrics);
+
     const app = createHttpApi({
       registry,
       router,
