@@ -1,3 +1,4 @@
+export { LedgerAppStore, type LedgerAppStoreOptions, UnknownChannelError } from './ledger-store.js';
 export {
   type AppServerOptions,
   type CreateStarsInvoice,
@@ -9,12 +10,11 @@ export {
   type ReaderJob,
   type ReaderSummarizer,
 } from './server.js';
-export {
-  type AppAccount,
-  type AppChannelRecord,
-  type AppStore,
-  type ChainCredit,
-  InMemoryAppStore,
-  type InMemoryAppStoreOptions,
-  type StoredTopUp,
+export type {
+  AppAccount,
+  AppChannelRecord,
+  AppStore,
+  ChainCredit,
+  StoredTopUp,
+  TopUpCredit,
 } from './store.js';

@@ -40,7 +40,10 @@ import type { AppChannelRecord, AppStore, StoredTopUp } from './store.js';
 /** Telegram's `getChatMember` through the Bot API; only the status is read. */
 export type GetChatMember = (chatId: number, userId: number) => Promise<{ status: string }>;
 
-/** Telegram's `createInvoiceLink` in Stars (currency XTR) through the Bot API; returns the link. */
+/**
+ * Telegram's `createInvoiceLink` in Stars (currency XTR) through the Bot API; returns the link. The payload
+ * is the bot's top-up payload (`topup:<stars>`), so its pre-checkout and payment handlers credit the ledger.
+ */
 export type CreateStarsInvoice = (request: {
   userId: number;
   stars: number;
@@ -274,7 +277,7 @@ export function createAppServer(options: AppServerOptions): express.Express {
   api.post('/stars/invoice', async (req, res) => {
     const { stars } = parseInput(StarsInvoiceRequest, req.body, 'Stars invoice');
     const userId = userOf(res).id;
-    const link = await options.createStarsInvoice({ userId, stars, payload: `stars:${userId}:${stars}` });
+    const link = await options.createStarsInvoice({ userId, stars, payload: `topup:${stars}` });
     send(res, StarsInvoiceResponse, { link });
   });
 

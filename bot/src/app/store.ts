@@ -1,15 +1,15 @@
 import type { ChannelSettingsInput, FreeQuota, HistoryJob } from '@cocoon/shared/protocol/app-api';
 
-/** Credit of one Telegram user. */
+/** Credit of one Telegram user: the bot's ledger balance, split by where it came from. */
 export interface AppAccount {
-  /** Nanotons in the app's client contract credited to this user. */
+  /** Nanotons of credit not bought with Stars (TON top-ups of the app's client contract). */
   tonCredit: bigint;
-  /** Stars paid through invoices and not yet spent. */
+  /** Stars paid through invoices whose credit is not spent yet. */
   starsCredit: number;
   freeQuota: FreeQuota;
 }
 
-/** A TonConnect top-up the app asked for: pending until a `ChainCredit` with its query id exists. */
+/** A TonConnect top-up the app asked for: pending until the chain watcher credits a TopUp with its query id. */
 export interface StoredTopUp {
   queryId: bigint;
   userId: number;
@@ -19,8 +19,8 @@ export interface StoredTopUp {
 }
 
 /**
- * What the server's chain watcher records for each incoming TopUp transaction of the client contract, once
- * per (lt, hash): the only thing that confirms a top-up and raises a balance (never the wallet's word).
+ * What the chain watcher reports for each incoming TopUp transaction of the client contract: the only thing
+ * that confirms a top-up and raises a balance (never the wallet's word). Credited once per (lt, hash).
  */
 export interface ChainCredit {
   lt: string;
@@ -30,6 +30,14 @@ export interface ChainCredit {
   queryId: bigint;
   /** Nanotons credited (the transfer less the contract's gas). */
   amount: bigint;
+}
+
+/** The credit that confirmed a top-up. */
+export interface TopUpCredit {
+  lt: string;
+  hash: string;
+  amount: bigint;
+  /** Unix seconds it was credited. */
   at: number;
 }
 
@@ -41,151 +49,21 @@ export interface AppChannelRecord {
   active: boolean;
   botCanEdit: boolean;
   settings: ChannelSettingsInput;
+  /** Spent from the channel's sponsor account this calendar month (UTC). */
   sponsorSpent: bigint;
 }
 
-/** Persistence of the Mini App's API; in memory now, a SQL one over shared's Store later. */
+/** Persistence of the Mini App's API (LedgerAppStore: over the bot's store and its ledger). */
 export interface AppStore {
   account(userId: number): Promise<AppAccount>;
   /** The user's jobs, newest first, created strictly before `before` (unix seconds) when given. */
   jobs(userId: number, page: { limit: number; before?: number }): Promise<HistoryJob[]>;
   saveTopUp(topUp: StoredTopUp): Promise<void>;
   topUp(userId: number, queryId: bigint): Promise<StoredTopUp | undefined>;
-  /** The chain watcher's credit for this user's top-up, if the chain has seen it. */
-  credit(userId: number, queryId: bigint): Promise<ChainCredit | undefined>;
+  /** The chain's credit for this user's top-up, once the chain watcher reported it. */
+  credit(userId: number, queryId: bigint): Promise<TopUpCredit | undefined>;
   /** Channels the bot is an administrator of. */
   channels(): Promise<AppChannelRecord[]>;
   channel(chatId: number): Promise<AppChannelRecord | undefined>;
   saveChannelSettings(chatId: number, settings: ChannelSettingsInput): Promise<AppChannelRecord>;
 }
-
-export interface InMemoryAppStoreOptions {
-  /** Free summaries per period. */
-  freeLimit?: number;
-  freePeriodSeconds?: number;
-  /** Unix seconds now, for the free quota's period. */
-  now?: () => number;
-}
-
-interface MemoryAccount {
-  tonCredit: bigint;
-  starsCredit: number;
-  freeUsed: number;
-  periodStart: number;
-}
-
-/** The in-memory AppStore, with the writers the chain watcher, the bot and the summarizer call. */
-export class InMemoryAppStore implements AppStore {
-  private readonly accounts = new Map<number, MemoryAccount>();
-  private readonly jobsByUser = new Map<number, HistoryJob[]>();
-  private readonly topUps = new Map<string, StoredTopUp>();
-  private readonly credits = new Map<string, ChainCredit>();
-  private readonly channelsById = new Map<number, AppChannelRecord>();
-  private readonly freeLimit: number;
-  private readonly freePeriodSeconds: number;
-  private readonly now: () => number;
-
-  constructor(options: InMemoryAppStoreOptions = {}) {
-    this.freeLimit = options.freeLimit ?? 5;
-    this.freePeriodSeconds = options.freePeriodSeconds ?? 86_400;
-    this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
-  }
-
-  async account(userId: number): Promise<AppAccount> {
-    const account = this.memoryAccount(userId);
-    return {
-      tonCredit: account.tonCredit,
-      starsCredit: account.starsCredit,
-      freeQuota: {
-        left: Math.max(0, this.freeLimit - account.freeUsed),
-        limit: this.freeLimit,
-        resetsAt: account.periodStart + this.freePeriodSeconds,
-      },
-    };
-  }
-
-  async jobs(userId: number, page: { limit: number; before?: number }): Promise<HistoryJob[]> {
-    const before = page.before;
-    return (this.jobsByUser.get(userId) ?? [])
-      .filter((job) => before === undefined || job.createdAt < before)
-      .slice(0, page.limit);
-  }
-
-  async saveTopUp(topUp: StoredTopUp): Promise<void> {
-    this.topUps.set(topUpKey(topUp.userId, topUp.queryId), topUp);
-  }
-
-  async topUp(userId: number, queryId: bigint): Promise<StoredTopUp | undefined> {
-    return this.topUps.get(topUpKey(userId, queryId));
-  }
-
-  async credit(userId: number, queryId: bigint): Promise<ChainCredit | undefined> {
-    for (const credit of this.credits.values()) {
-      if (credit.userId === userId && credit.queryId === queryId) return credit;
-    }
-    return undefined;
-  }
-
-  async channels(): Promise<AppChannelRecord[]> {
-    return [...this.channelsById.values()].filter((channel) => channel.active);
-  }
-
-  async channel(chatId: number): Promise<AppChannelRecord | undefined> {
-    return this.channelsById.get(chatId);
-  }
-
-  async saveChannelSettings(chatId: number, settings: ChannelSettingsInput): Promise<AppChannelRecord> {
-    const channel = this.channelsById.get(chatId);
-    if (channel === undefined) throw new Error(`unknown channel ${chatId}`);
-    const updated = { ...channel, settings };
-    this.channelsById.set(chatId, updated);
-    return updated;
-  }
-
-  /** The chain watcher's write: credits a top-up once per transaction; false when already recorded. */
-  async recordCredit(credit: ChainCredit): Promise<boolean> {
-    const key = `${credit.lt}:${credit.hash}`;
-    if (this.credits.has(key)) return false;
-    this.credits.set(key, credit);
-    this.memoryAccount(credit.userId).tonCredit += credit.amount;
-    return true;
-  }
-
-  /** A paid Stars invoice (the bot's successful_payment). */
-  async addStars(userId: number, stars: number): Promise<void> {
-    this.memoryAccount(userId).starsCredit += stars;
-  }
-
-  /** Records a finished job, newest first, and charges what it says it was paid with. */
-  async recordJob(userId: number, job: HistoryJob): Promise<void> {
-    const account = this.memoryAccount(userId);
-    if (job.paidWith === 'free') account.freeUsed += 1;
-    if (job.paidWith === 'ton') {
-      if (account.tonCredit < job.cost) throw new Error('insufficient TON credit for this job');
-      account.tonCredit -= job.cost;
-    }
-    const jobs = this.jobsByUser.get(userId) ?? [];
-    jobs.push(job);
-    jobs.sort((a, b) => b.createdAt - a.createdAt);
-    this.jobsByUser.set(userId, jobs);
-  }
-
-  async upsertChannel(channel: AppChannelRecord): Promise<void> {
-    this.channelsById.set(channel.chatId, channel);
-  }
-
-  private memoryAccount(userId: number): MemoryAccount {
-    let account = this.accounts.get(userId);
-    const now = this.now();
-    if (account === undefined) {
-      account = { tonCredit: 0n, starsCredit: 0, freeUsed: 0, periodStart: now };
-      this.accounts.set(userId, account);
-    } else if (now >= account.periodStart + this.freePeriodSeconds) {
-      account.freeUsed = 0;
-      account.periodStart = now;
-    }
-    return account;
-  }
-}
-
-const topUpKey = (userId: number, queryId: bigint) => `${userId}:${queryId}`;

@@ -3,7 +3,9 @@ import type {
   ChannelSettings,
   JobRecord,
   LedgerEntry,
+  LedgerKind,
   StoredSummary,
+  TopUpIntentRecord,
   UserSettings,
 } from './types.js';
 
@@ -15,6 +17,7 @@ export class InMemoryBotStore implements BotStore {
   private readonly ledger = new Map<string, LedgerEntry>();
   private readonly freeUsed = new Map<string, number>();
   private readonly jobs: JobRecord[] = [];
+  private readonly topUps = new Map<string, TopUpIntentRecord>();
 
   async getChannel(chatId: number): Promise<ChannelSettings | undefined> {
     const settings = this.channels.get(chatId);
@@ -84,16 +87,58 @@ export class InMemoryBotStore implements BotStore {
     return this.freeUsed.get(`${userId}:${day}`) ?? 0;
   }
 
-  async recordJob(job: JobRecord): Promise<void> {
-    this.jobs.push({ ...job });
+  async ledgerTotals(account: number, since?: number): Promise<Record<LedgerKind, bigint>> {
+    const totals: Record<LedgerKind, bigint> = { stars: 0n, ton: 0n, job: 0n, refund: 0n };
+    for (const entry of this.ledger.values()) {
+      if (entry.account === account && (since === undefined || entry.at >= since))
+        totals[entry.kind] += entry.amount;
+    }
+    return totals;
   }
 
-  async recentJobs(userId: number, limit: number): Promise<JobRecord[]> {
+  async recordJob(job: JobRecord): Promise<void> {
+    this.jobs.push(structuredClone(job));
+  }
+
+  async recentJobs(
+    userId: number,
+    limit: number,
+    filter: { before?: number; proven?: boolean } = {},
+  ): Promise<JobRecord[]> {
+    const { before, proven } = filter;
     return this.jobs
       .map((job, order) => ({ job, order }))
       .filter(({ job }) => job.userId === userId)
+      .filter(({ job }) => (before === undefined || job.at < before) && (!proven || job.proof !== undefined))
       .sort((a, b) => b.job.at - a.job.at || b.order - a.order)
       .slice(0, limit)
-      .map(({ job }) => ({ ...job }));
+      .map(({ job }) => structuredClone(job));
+  }
+
+  async settleJobs(jobIds: readonly string[], settlement: { lt: string; hash: string }): Promise<void> {
+    for (const job of this.jobs) {
+      if (job.proof !== undefined && jobIds.includes(job.proof.jobId))
+        job.proof.settlement = { ...settlement };
+    }
+  }
+
+  async activeChannels(): Promise<ChannelSettings[]> {
+    return [...this.channels.values()].filter((channel) => channel.active).map((channel) => ({ ...channel }));
+  }
+
+  async saveTopUpIntent(intent: TopUpIntentRecord): Promise<void> {
+    this.topUps.set(topUpKey(intent.userId, intent.queryId), { ...intent });
+  }
+
+  async topUpIntent(userId: number, queryId: bigint): Promise<TopUpIntentRecord | undefined> {
+    const intent = this.topUps.get(topUpKey(userId, queryId));
+    return intent === undefined ? undefined : { ...intent };
+  }
+
+  async linkTopUpCredit(userId: number, queryId: bigint, creditKey: string): Promise<void> {
+    const intent = this.topUps.get(topUpKey(userId, queryId));
+    if (intent !== undefined && intent.creditKey === undefined) intent.creditKey = creditKey;
   }
 }
+
+const topUpKey = (userId: number, queryId: bigint) => `${userId}:${queryId}`;

@@ -1,16 +1,18 @@
 // Node-only by nature: the bot's tables in shared's SQL Store (PGlite data folder or a Postgres server).
 import { insertIfAbsent, type MigrationSet, type Store } from '@cocoon/shared/store';
-import { type ColumnType, type Generated, type Kysely, sql } from 'kysely';
+import { type ColumnType, type Generated, type Kysely, type Selectable, sql } from 'kysely';
 import { SummaryLanguage, SummaryLength } from '../summarize/types.js';
 import type {
   BotStore,
   ChannelSettings,
   JobPayer,
+  JobProof,
   JobRecord,
   LedgerEntry,
   LedgerKind,
   StoredSummary,
   SummarySource,
+  TopUpIntentRecord,
   UserSettings,
 } from './types.js';
 
@@ -19,6 +21,8 @@ type Int8 = ColumnType<bigint, number | bigint, number | bigint>;
 type NullableInt8 = ColumnType<bigint | null, number | bigint | null, number | bigint | null>;
 /** numeric(40,0) money: bigint both ways. */
 type Money = ColumnType<bigint, bigint, bigint>;
+type NullableMoney = ColumnType<bigint | null, bigint | null, bigint | null>;
+type NullableJson<T> = ColumnType<T | null, string | null, string | null>;
 
 export interface BotTables {
   bot_channels: {
@@ -34,6 +38,7 @@ export interface BotTables {
     can_edit_messages: boolean;
     active: boolean;
     rights_warned_at: NullableInt8;
+    sponsor_budget: NullableMoney;
   };
   bot_user_settings: { user_id: Int8; language: string; length: string };
   bot_summaries: {
@@ -73,6 +78,21 @@ export interface BotTables {
     worker_id: string | null;
     attestation_kind: string | null;
     at: Int8;
+    source: NullableJson<SummarySource>;
+    job_id: string | null;
+    receipt_boc: string | null;
+    receipt_signature: string | null;
+    attestation: NullableJson<unknown>;
+    settlement_lt: string | null;
+    settlement_hash: string | null;
+  };
+  bot_topups: {
+    user_id: Int8;
+    query_id: Int8;
+    amount: Money;
+    created_at: Int8;
+    valid_until: Int8;
+    credit_key: string | null;
   };
 }
 
@@ -162,6 +182,34 @@ export const botMigrations: MigrationSet = {
           .execute();
       },
     },
+    // The Mini App's needs: a channel's monthly sponsor budget, what a job's history entry shows and proves
+    // (the source's address or ids, the signed receipt, the attestation, the settlement), and top-up intents.
+    '0002_app': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('bot_channels').addColumn('sponsor_budget', sql`numeric(40,0)`).execute();
+        await db.schema
+          .alterTable('bot_jobs')
+          .addColumn('source', 'jsonb')
+          .addColumn('job_id', 'text')
+          .addColumn('receipt_boc', 'text')
+          .addColumn('receipt_signature', 'text')
+          .addColumn('attestation', 'jsonb')
+          .addColumn('settlement_lt', 'text')
+          .addColumn('settlement_hash', 'text')
+          .execute();
+        await db.schema.createIndex('bot_jobs_job_id').on('bot_jobs').column('job_id').execute();
+        await db.schema
+          .createTable('bot_topups')
+          .addColumn('user_id', 'int8', (col) => col.notNull())
+          .addColumn('query_id', 'int8', (col) => col.notNull())
+          .addColumn('amount', sql`numeric(40,0)`, (col) => col.notNull())
+          .addColumn('created_at', 'int8', (col) => col.notNull())
+          .addColumn('valid_until', 'int8', (col) => col.notNull())
+          .addColumn('credit_key', 'text')
+          .addPrimaryKeyConstraint('bot_topups_pk', ['user_id', 'query_id'])
+          .execute();
+      },
+    },
   },
 };
 
@@ -183,21 +231,17 @@ export class SqlBotStore implements BotStore {
       .selectAll()
       .where('chat_id', '=', BigInt(chatId))
       .executeTakeFirst();
-    if (row === undefined) return undefined;
-    return {
-      chatId: Number(row.chat_id),
-      title: row.title,
-      enabled: row.enabled,
-      minPostLength: row.min_post_length,
-      language: SummaryLanguage.parse(row.language),
-      length: SummaryLength.parse(row.length),
-      payer: row.payer === 'sponsor' ? 'sponsor' : 'reader',
-      postAsComment: row.post_as_comment,
-      canEditMessages: row.can_edit_messages,
-      active: row.active,
-      ...optional('addedBy', row.added_by === null ? null : Number(row.added_by)),
-      ...optional('rightsWarnedAt', row.rights_warned_at === null ? null : Number(row.rights_warned_at)),
-    };
+    return row === undefined ? undefined : channelOf(row);
+  }
+
+  async activeChannels(): Promise<ChannelSettings[]> {
+    const rows = await this.db
+      .selectFrom('bot_channels')
+      .selectAll()
+      .where('active', '=', true)
+      .orderBy('chat_id')
+      .execute();
+    return rows.map(channelOf);
   }
 
   async saveChannel(settings: ChannelSettings): Promise<void> {
@@ -213,6 +257,7 @@ export class SqlBotStore implements BotStore {
       can_edit_messages: settings.canEditMessages,
       active: settings.active,
       rights_warned_at: settings.rightsWarnedAt ?? null,
+      sponsor_budget: settings.sponsorBudget ?? null,
     };
     await this.db
       .insertInto('bot_channels')
@@ -372,7 +417,20 @@ export class SqlBotStore implements BotStore {
     return row?.used ?? 0;
   }
 
+  async ledgerTotals(account: number, since?: number): Promise<Record<LedgerKind, bigint>> {
+    let query = this.db
+      .selectFrom('bot_ledger')
+      .select(['kind', sql<bigint>`sum(amount)`.as('total')])
+      .where('account', '=', BigInt(account))
+      .groupBy('kind');
+    if (since !== undefined) query = query.where('at', '>=', BigInt(since));
+    const totals: Record<LedgerKind, bigint> = { stars: 0n, ton: 0n, job: 0n, refund: 0n };
+    for (const row of await query.execute()) totals[row.kind as LedgerKind] = BigInt(row.total);
+    return totals;
+  }
+
   async recordJob(job: JobRecord): Promise<void> {
+    const { proof } = job;
     await this.db
       .insertInto('bot_jobs')
       .values({
@@ -388,19 +446,32 @@ export class SqlBotStore implements BotStore {
         worker_id: job.workerId ?? null,
         attestation_kind: job.attestationKind ?? null,
         at: job.at,
+        source: job.source === undefined ? null : JSON.stringify(job.source),
+        job_id: proof?.jobId ?? null,
+        receipt_boc: proof?.receipt.boc ?? null,
+        receipt_signature: proof?.receipt.signature ?? null,
+        attestation: proof === undefined ? null : JSON.stringify(proof.attestation),
+        settlement_lt: proof?.settlement?.lt ?? null,
+        settlement_hash: proof?.settlement?.hash ?? null,
       })
       .execute();
   }
 
-  async recentJobs(userId: number, limit: number): Promise<JobRecord[]> {
-    const rows = await this.db
+  async recentJobs(
+    userId: number,
+    limit: number,
+    filter: { before?: number; proven?: boolean } = {},
+  ): Promise<JobRecord[]> {
+    let query = this.db
       .selectFrom('bot_jobs')
       .selectAll()
       .where('user_id', '=', BigInt(userId))
       .orderBy('at', 'desc')
       .orderBy('seq', 'desc')
-      .limit(limit)
-      .execute();
+      .limit(limit);
+    if (filter.before !== undefined) query = query.where('at', '<', BigInt(filter.before));
+    if (filter.proven) query = query.where('job_id', 'is not', null);
+    const rows = await query.execute();
     return rows.map((row) => ({
       summaryId: row.summary_id,
       userId: Number(row.user_id),
@@ -414,6 +485,89 @@ export class SqlBotStore implements BotStore {
       ...optional('receiptId', row.receipt_id),
       ...optional('workerId', row.worker_id),
       ...optional('attestationKind', row.attestation_kind),
+      ...optional('source', row.source),
+      ...optional('proof', proofOf(row)),
     }));
   }
+
+  async settleJobs(jobIds: readonly string[], settlement: { lt: string; hash: string }): Promise<void> {
+    if (jobIds.length === 0) return;
+    await this.db
+      .updateTable('bot_jobs')
+      .set({ settlement_lt: settlement.lt, settlement_hash: settlement.hash })
+      .where('job_id', 'in', [...jobIds])
+      .execute();
+  }
+
+  async saveTopUpIntent(intent: TopUpIntentRecord): Promise<void> {
+    const row = {
+      amount: intent.amount,
+      created_at: intent.createdAt,
+      valid_until: intent.validUntil,
+      credit_key: intent.creditKey ?? null,
+    };
+    await this.db
+      .insertInto('bot_topups')
+      .values({ user_id: intent.userId, query_id: intent.queryId, ...row })
+      .onConflict((conflict) => conflict.columns(['user_id', 'query_id']).doUpdateSet(row))
+      .execute();
+  }
+
+  async topUpIntent(userId: number, queryId: bigint): Promise<TopUpIntentRecord | undefined> {
+    const row = await this.db
+      .selectFrom('bot_topups')
+      .selectAll()
+      .where('user_id', '=', BigInt(userId))
+      .where('query_id', '=', queryId)
+      .executeTakeFirst();
+    if (row === undefined) return undefined;
+    return {
+      userId,
+      queryId: BigInt(row.query_id),
+      amount: BigInt(row.amount),
+      createdAt: Number(row.created_at),
+      validUntil: Number(row.valid_until),
+      ...optional('creditKey', row.credit_key),
+    };
+  }
+
+  async linkTopUpCredit(userId: number, queryId: bigint, creditKey: string): Promise<void> {
+    await this.db
+      .updateTable('bot_topups')
+      .set({ credit_key: creditKey })
+      .where('user_id', '=', BigInt(userId))
+      .where('query_id', '=', queryId)
+      .where('credit_key', 'is', null)
+      .execute();
+  }
+}
+
+function channelOf(row: Selectable<BotTables['bot_channels']>): ChannelSettings {
+  return {
+    chatId: Number(row.chat_id),
+    title: row.title,
+    enabled: row.enabled,
+    minPostLength: row.min_post_length,
+    language: SummaryLanguage.parse(row.language),
+    length: SummaryLength.parse(row.length),
+    payer: row.payer === 'sponsor' ? 'sponsor' : 'reader',
+    postAsComment: row.post_as_comment,
+    canEditMessages: row.can_edit_messages,
+    active: row.active,
+    ...optional('addedBy', row.added_by === null ? null : Number(row.added_by)),
+    ...optional('rightsWarnedAt', row.rights_warned_at === null ? null : Number(row.rights_warned_at)),
+    ...optional('sponsorBudget', row.sponsor_budget === null ? null : BigInt(row.sponsor_budget)),
+  };
+}
+
+function proofOf(row: Selectable<BotTables['bot_jobs']>): JobProof | null {
+  if (row.job_id === null || row.receipt_boc === null || row.receipt_signature === null) return null;
+  return {
+    jobId: row.job_id,
+    receipt: { boc: row.receipt_boc, signature: row.receipt_signature },
+    attestation: row.attestation,
+    ...(row.settlement_lt === null || row.settlement_hash === null
+      ? {}
+      : { settlement: { lt: row.settlement_lt, hash: row.settlement_hash } }),
+  };
 }

@@ -1,3 +1,4 @@
+import type { SignedReceipt } from '@cocoon/shared';
 import type { SummaryLanguage, SummaryLength } from '../summarize/types.js';
 
 /** A channel the bot was added to, and how its admins want its posts summarized. */
@@ -22,6 +23,8 @@ export interface ChannelSettings {
   active: boolean;
   /** When the admin was last told that the bot cannot edit posts (ms), so the warning is not repeated per post. */
   rightsWarnedAt?: number;
+  /** Most the channel's readers may spend from its sponsor account per calendar month (UTC), in nanotons. */
+  sponsorBudget?: bigint;
 }
 
 export const DEFAULT_CHANNEL_SETTINGS = {
@@ -92,6 +95,19 @@ export interface LedgerEntry {
 /** Who paid for a job. */
 export type JobPayer = 'free' | 'credit' | 'sponsor';
 
+/**
+ * What lets a user check a network job in the Mini App without trusting the bot: the worker's signed
+ * receipt and attestation bundle (no content), and the on-chain settlement of its charge once there is one.
+ */
+export interface JobProof {
+  /** The receipt's job id (32 hex digits). */
+  jobId: string;
+  receipt: SignedReceipt;
+  /** The worker's attestation bundle, as the client SDK verified it. */
+  attestation: unknown;
+  settlement?: { lt: string; hash: string };
+}
+
 /** A summary job the bot ran for a user: what /history and /privacy show. Holds no content. */
 export interface JobRecord {
   /** The summary's id (a job is recorded once per summary made). */
@@ -109,7 +125,22 @@ export interface JobRecord {
   workerId?: string;
   /** How the worker's enclave was attested ('tdx', or 'dev' on a test network). */
   attestationKind?: string;
+  /** What was summarized: a link's address or a post's ids, never its text. */
+  source?: SummarySource;
+  proof?: JobProof;
   at: number;
+}
+
+/** A TonConnect top-up the Mini App asked for; `creditKey` names its `ton:` ledger entry once the chain saw it. */
+export interface TopUpIntentRecord {
+  userId: number;
+  /** The TopUp message's query id (below 2^63). */
+  queryId: bigint;
+  amount: bigint;
+  /** Unix seconds. */
+  createdAt: number;
+  validUntil: number;
+  creditKey?: string;
 }
 
 /** Persistence of the bot: InMemoryBotStore for tests and one process, SqlBotStore over shared's Store. */
@@ -139,7 +170,27 @@ export interface BotStore {
   returnFreeSummary(userId: number, day: string): Promise<void>;
   freeSummariesUsed(userId: number, day: string): Promise<number>;
 
+  /** The sums of an account's entries by kind, of those at or after `since` (ms) when given. */
+  ledgerTotals(account: number, since?: number): Promise<Record<LedgerKind, bigint>>;
+
   recordJob(job: JobRecord): Promise<void>;
-  /** The user's most recent jobs, newest first. */
-  recentJobs(userId: number, limit: number): Promise<JobRecord[]>;
+  /**
+   * The user's most recent jobs, newest first: only those before `before` (ms) when given, only those with
+   * a proof when `proven`.
+   */
+  recentJobs(
+    userId: number,
+    limit: number,
+    filter?: { before?: number; proven?: boolean },
+  ): Promise<JobRecord[]>;
+  /** Marks the proven jobs with these job ids as settled by this transaction. */
+  settleJobs(jobIds: readonly string[], settlement: { lt: string; hash: string }): Promise<void>;
+
+  /** Channels where the bot is still an administrator. */
+  activeChannels(): Promise<ChannelSettings[]>;
+
+  saveTopUpIntent(intent: TopUpIntentRecord): Promise<void>;
+  topUpIntent(userId: number, queryId: bigint): Promise<TopUpIntentRecord | undefined>;
+  /** Names the ledger entry that credited the user's top-up, unless one is named already (idempotent). */
+  linkTopUpCredit(userId: number, queryId: bigint, creditKey: string): Promise<void>;
 }

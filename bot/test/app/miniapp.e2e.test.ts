@@ -401,7 +401,6 @@ it("tops up through TonConnect: pending on the wallet's word, confirmed only by 
       userId: DEMO_USER.id,
       queryId,
       amount: 996_000_000n,
-      at: Math.floor(Date.now() / 1000),
     });
     await page.getByText('Credited 0.996 TON.').waitFor({ timeout: 10_000 });
     await expect.poll(() => page.locator('.section').first().textContent()).toContain('3.496 TON');
