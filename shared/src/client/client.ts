@@ -17,6 +17,7 @@ import {
   JobStreamEvent,
   type ModelOffer,
   ModelsResponse,
+  type WorkerListing,
   WorkersResponse,
 } from '../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../protocol/primitives.js';
@@ -150,13 +151,18 @@ export class CocoonClient {
     return (await this.get('/v1/models', ModelsResponse)).models;
   }
 
+  /** The proxy's listings for a model, as they come: for a client that verifies them elsewhere (a browser). */
+  async listings(model: string): Promise<WorkerListing[]> {
+    return (await this.get(`/v1/workers?model=${encodeURIComponent(model)}`, WorkersResponse)).workers;
+  }
+
   /** Workers for a model, each verified here against the client's policy; the refused ones with their reason. */
   async workers(
     model: string,
   ): Promise<{ verified: VerifiedWorker[]; refused: { workerId: string; reason: string }[] }> {
     const policy =
       typeof this.options.policy === 'function' ? await this.options.policy() : this.options.policy;
-    const { workers } = await this.get(`/v1/workers?model=${encodeURIComponent(model)}`, WorkersResponse);
+    const workers = await this.listings(model);
     const now = this.clock.now() / 1000;
     const verified: VerifiedWorker[] = [];
     const refused: { workerId: string; reason: string }[] = [];
