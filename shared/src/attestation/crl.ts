@@ -13,9 +13,17 @@ import { AttestationError } from './errors.js';
  * the quote, so the PCK chain read here is one that verified up to the root.
  */
 export function checkCrls(quote: Uint8Array, collateral: DcapCollateral, nowSeconds: number): number {
-  const pckChain = pemCertificates(
-    collateral.pck_certificate_chain ?? fromUtf8(Quote.parse(quote).rawCertChain()),
-  );
+  let pckChain: Uint8Array[];
+  try {
+    // dcap-qvl reads the chain leniently; bytes it let through may still not be UTF-8 or base64.
+    pckChain = pemCertificates(
+      collateral.pck_certificate_chain ?? fromUtf8(Quote.parse(quote).rawCertChain()),
+    );
+  } catch (error) {
+    throw new AttestationError('malformed', `PCK certificate chain: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
   const pckIssuer = pckChain[1];
   if (!pckIssuer) throw new AttestationError('quote_invalid', 'PCK certificate chain has no issuing CA');
   const rootNextUpdate = checkCrl(
