@@ -62,12 +62,18 @@ export function updateSequenceKey(ctx: Context): string | undefined {
   return ctx.chat === undefined ? undefined : `chat:${ctx.chat.id}`;
 }
 
-/** The bot: small composers for commands, channels, inline mode and private chats, over shared services. */
-export function createBot(config: BotConfig, dependencies: BotDependencies): Bot {
+/**
+ * What the bot's handlers share (store, summaries, billing, article reader), built once: the bot and the
+ * Mini App's reader use the same services, so a link summarized in one is reused and billed once.
+ */
+export function createBotServices(
+  config: Pick<BotConfig, 'cacheSummaries' | 'settings'>,
+  dependencies: BotDependencies,
+): BotServices {
   const clock = dependencies.clock ?? systemClock;
   const settings = BotSettings.parse({ ...DEFAULT_BOT_SETTINGS, ...config.settings });
   const billing = new Billing(dependencies.store, { freeDailySummaries: settings.freeDailySummaries, clock });
-  const services: BotServices = {
+  return {
     store: dependencies.store,
     summaries: new SummaryService(dependencies.store, dependencies.summarizer, {
       clock,
@@ -82,6 +88,18 @@ export function createBot(config: BotConfig, dependencies: BotDependencies): Bot
     logger: dependencies.logger ?? createLogger('bot'),
     settings,
   };
+}
+
+/** The bot: small composers for commands, channels, inline mode and private chats, over shared services. */
+export function createBot(config: BotConfig, dependencies: BotDependencies): Bot {
+  return createBotWithServices(config, createBotServices(config, dependencies));
+}
+
+/** The bot over services built already (shared with the Mini App's server). */
+export function createBotWithServices(
+  config: Pick<BotConfig, 'token' | 'botInfo' | 'apiRoot'>,
+  services: BotServices,
+): Bot {
   const bot = new Bot(config.token, {
     ...(config.botInfo === undefined ? {} : { botInfo: config.botInfo }),
     ...(config.apiRoot === undefined ? {} : { client: { apiRoot: config.apiRoot } }),

@@ -2,6 +2,8 @@ export {
   type BotConfig,
   type BotDependencies,
   createBot,
+  createBotServices,
+  createBotWithServices,
   DEFAULT_BOT_SETTINGS,
   updateSequenceKey,
 } from './bot.js';
@@ -25,7 +27,13 @@ export {
   TonTopUp,
 } from './payments/billing.js';
 export { estimateSummaryCost, formatTon, starsFor } from './payments/pricing.js';
-export { type RunningBot, type StartBotOptions, startBot } from './start.js';
+export {
+  type RunningTelegramApp,
+  startTelegramApp,
+  type TelegramAppOptions,
+  type TelegramAppSummaries,
+} from './runtime.js';
+export { confirmCredit, type RunningBot, runBot, type StartBotOptions, startBot } from './start.js';
 export { InMemoryBotStore } from './store/memory.js';
 export { type BotTables, botMigrations, SqlBotStore } from './store/sql.js';
 export type {

@@ -4,8 +4,8 @@ import { autoRetry } from '@grammyjs/auto-retry';
 import { run } from '@grammyjs/runner';
 import type { Bot } from 'grammy';
 import type { UserFromGetMe } from 'grammy/types';
-import { type BotConfig, createBot } from './bot.js';
-import { describeError } from './handlers/services.js';
+import { type BotConfig, createBotServices, createBotWithServices } from './bot.js';
+import { type BotServices, describeError } from './handlers/services.js';
 import type { ReadArticle } from './links/read-article.js';
 import { creditTonTopUp, type TonTopUp } from './payments/billing.js';
 import type { BotStore } from './store/types.js';
@@ -53,30 +53,42 @@ const PURGE_INTERVAL_MS = 10 * 60 * 1000;
  * errors are retried. Expired summaries are purged every ten minutes.
  */
 export function startBot(options: StartBotOptions): RunningBot {
-  const logger = options.logger ?? createLogger('bot');
-  const clock = options.clock ?? systemClock;
-  const bot = createBot(
+  const services = createBotServices(
     {
-      token: options.token,
-      ...(options.apiRoot === undefined ? {} : { apiRoot: options.apiRoot }),
-      ...(options.botInfo === undefined ? {} : { botInfo: options.botInfo }),
       ...(options.cacheSummaries === undefined ? {} : { cacheSummaries: options.cacheSummaries }),
       ...(options.settings === undefined ? {} : { settings: options.settings }),
     },
     {
       store: options.store,
       summarizer: options.summarizer,
-      clock,
-      logger,
+      clock: options.clock ?? systemClock,
+      logger: options.logger ?? createLogger('bot'),
       ...(options.readArticle === undefined ? {} : { readArticle: options.readArticle }),
     },
+  );
+  return runBot(options, services);
+}
+
+/** Starts the bot (as startBot does) over services built already, shared with the Mini App's server. */
+export function runBot(
+  config: Pick<StartBotOptions, 'token' | 'apiRoot' | 'botInfo'>,
+  services: BotServices,
+): RunningBot {
+  const { store, clock, logger } = services;
+  const bot = createBotWithServices(
+    {
+      token: config.token,
+      ...(config.apiRoot === undefined ? {} : { apiRoot: config.apiRoot }),
+      ...(config.botInfo === undefined ? {} : { botInfo: config.botInfo }),
+    },
+    services,
   );
   bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60 }));
   const runner = run(bot, { runner: { fetch: { allowed_updates: ALLOWED_UPDATES } } });
 
   const purge = async () => {
     try {
-      const deleted = await options.store.deleteExpiredSummaries(clock.now());
+      const deleted = await store.deleteExpiredSummaries(clock.now());
       if (deleted > 0) logger.debug({ deleted }, 'purged expired summaries');
     } catch (error) {
       logger.warn({ error: describeError(error) }, 'could not purge expired summaries');
@@ -89,16 +101,8 @@ export function startBot(options: StartBotOptions): RunningBot {
   return {
     bot,
     async creditTonTopUp(topUp) {
-      const added = await creditTonTopUp(options.store, topUp, clock);
-      if (added) {
-        logger.info({ userId: topUp.userId }, 'TON top-up credited');
-        const balance = await options.store.balance(topUp.userId);
-        await bot.api
-          .sendMessage(topUp.userId, texts.credited(topUp.amount, balance))
-          .catch((error: unknown) =>
-            logger.warn({ error: describeError(error) }, 'could not confirm a top-up'),
-          );
-      }
+      const added = await creditTonTopUp(store, topUp, clock);
+      if (added) await confirmCredit(bot, services, topUp);
       return added;
     },
     async stop() {
@@ -106,4 +110,17 @@ export function startBot(options: StartBotOptions): RunningBot {
       if (runner.isRunning()) await runner.stop();
     },
   };
+}
+
+/** Tells the user a top-up was credited, with the new balance; a failed message is only logged. */
+export async function confirmCredit(
+  bot: Bot,
+  { store, logger }: Pick<BotServices, 'store' | 'logger'>,
+  topUp: Pick<TonTopUp, 'userId' | 'amount'>,
+): Promise<void> {
+  logger.info({ userId: topUp.userId }, 'TON top-up credited');
+  const balance = await store.balance(topUp.userId);
+  await bot.api
+    .sendMessage(topUp.userId, texts.credited(topUp.amount, balance))
+    .catch((error: unknown) => logger.warn({ error: describeError(error) }, 'could not confirm a top-up'));
 }

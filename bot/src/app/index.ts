@@ -1,6 +1,7 @@
 export { LedgerAppStore, type LedgerAppStoreOptions, UnknownChannelError } from './ledger-store.js';
 export {
   type AppServerOptions,
+  BotNotRunningError,
   type CreateStarsInvoice,
   createAppServer,
   type GetChatMember,

@@ -179,7 +179,8 @@ export class LedgerAppStore implements AppStore {
   }
 }
 
-const PAID_WITH = { free: 'free', credit: 'ton', sponsor: 'sponsor' } as const;
+/** How a job's payer shows in the app. */
+export const PAID_WITH = { free: 'free', credit: 'ton', sponsor: 'sponsor' } as const;
 
 async function historyJobOf(
   record: JobRecord,

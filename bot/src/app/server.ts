@@ -63,6 +63,17 @@ export interface ReaderJob {
  */
 export type ReaderSummarizer = (job: ReaderJob) => Promise<z.output<typeof ReaderResponse>>;
 
+/**
+ * Thrown by getChatMember or createStarsInvoice when no bot runs (no BOT_TOKEN): the endpoints that need the
+ * Bot API answer 503 with this message, the rest of the app works.
+ */
+export class BotNotRunningError extends Error {
+  override readonly name = 'BotNotRunningError';
+  constructor() {
+    super('the bot is not running: set BOT_TOKEN');
+  }
+}
+
 export type ReaderErrorCode = 'bad_link' | 'no_credit' | 'unavailable';
 
 export class ReaderError extends Error {
@@ -277,7 +288,14 @@ export function createAppServer(options: AppServerOptions): express.Express {
   api.post('/stars/invoice', async (req, res) => {
     const { stars } = parseInput(StarsInvoiceRequest, req.body, 'Stars invoice');
     const userId = userOf(res).id;
-    const link = await options.createStarsInvoice({ userId, stars, payload: `topup:${stars}` });
+    let link: string;
+    try {
+      link = await options.createStarsInvoice({ userId, stars, payload: `topup:${stars}` });
+    } catch (error) {
+      // The bot offers only its Stars packages; another amount is the request's mistake.
+      if (error instanceof RangeError) throw new HttpError(400, 'bad_request', error.message);
+      throw error;
+    }
     send(res, StarsInvoiceResponse, { link });
   });
 
@@ -286,6 +304,7 @@ export function createAppServer(options: AppServerOptions): express.Express {
     try {
       return ADMIN_STATUSES.has((await options.getChatMember(chatId, userId)).status);
     } catch (error) {
+      if (error instanceof BotNotRunningError) throw error;
       options.logger?.warn({ chatId, err: (error as Error).message }, 'getChatMember failed');
       return false;
     }
@@ -353,6 +372,10 @@ export function createAppServer(options: AppServerOptions): express.Express {
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (error instanceof HttpError) {
       res.status(error.status).json({ error: { code: error.code, message: error.message } });
+      return;
+    }
+    if (error instanceof BotNotRunningError) {
+      res.status(503).json({ error: { code: 'bot_not_running', message: error.message } });
       return;
     }
     // express.json's parse and size errors carry a status and a type.
