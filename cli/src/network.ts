@@ -3,17 +3,22 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type RunningTelegramApp, startTelegramApp } from '@cocoon/bot';
 import {
   type Chain,
   chainOptionsFromConfig,
   DEFAULT_ROOT_PARAMS,
   ensureRoot,
+  FileCursorStore,
   openChain,
   RootContract,
   rootPolicySource,
+  TopUpWatcher,
+  topUpCredit,
 } from '@cocoon/contracts';
 import { CocoonProxy, clientContractFor, type ProxyLink, startProxyOperator } from '@cocoon/proxy';
-import { type AttestationPolicy, CocoonClient, type Config, toHex } from '@cocoon/shared';
+import { type AttestationPolicy, CocoonClient, type Config, toHex, type WorkerListing } from '@cocoon/shared';
 import { FileVoucherStore } from '@cocoon/shared/client/voucher-file';
 import { loadOrCreateKey } from '@cocoon/shared/key-file';
 import type { Logger } from '@cocoon/shared/log';
@@ -28,7 +33,9 @@ export interface NetworkOptions {
   /** Replace llama.cpp in the embedded worker (tests of other parts use the fake engine). */
   engine?: Engine;
   /** Ports of 0 pick free ones (tests). */
-  ports?: { proxy?: number; gateway?: number; workerStatus?: number | null };
+  ports?: { proxy?: number; gateway?: number; workerStatus?: number | null; app?: number };
+  /** Another Bot API server (tests use a recording one). */
+  botApiRoot?: string;
 }
 
 export interface RunningNetwork {
@@ -45,6 +52,10 @@ export interface RunningNetwork {
   worker: RunningWorker;
   client: CocoonClient;
   gatewayUrl: string;
+  /** The Mini App server, and the bot when BOT_TOKEN is set. */
+  telegram: RunningTelegramApp;
+  /** The app's Client contract: where users' TonConnect top-ups go, credited by the chain watcher. */
+  appAccount: { owner: string; contract: string };
   stop(): Promise<void>;
 }
 
@@ -80,6 +91,7 @@ export async function startNetwork({
   log,
   engine,
   ports = {},
+  botApiRoot,
 }: NetworkOptions): Promise<RunningNetwork> {
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
@@ -155,6 +167,45 @@ export async function startNetwork({
     });
     stops.push(() => new Promise((resolve) => server.close(() => resolve())));
     const { port } = server.address() as AddressInfo;
+
+    // The Telegram side: its own client account (users' credit is the app's ledger; the app pays the network).
+    const app = await localClient({ ...clientOptions, name: 'app' });
+    const telegram = await startTelegramApp({
+      store,
+      client: app.client,
+      ...(config.BOT_TOKEN ? { token: config.BOT_TOKEN } : {}),
+      appToken: config.BOT_TOKEN ?? (await localAppToken(config.COCOON_DATA_DIR)),
+      ...(botApiRoot ? { apiRoot: botApiRoot } : {}),
+      host: config.APP_HOST,
+      port: ports.app ?? config.APP_PORT,
+      ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
+      staticDir: fileURLToPath(new URL('../../miniapp/dist', import.meta.url)),
+      clientContractAddress: app.account.contract,
+      network: () => proxyListings(app.client),
+      policy: () => policy.read(),
+      logger: log.child({ role: 'app' }),
+    });
+    stops.push(() => telegram.stop());
+    const watcher = new TopUpWatcher({
+      chain,
+      client: Address.parse(app.account.contract),
+      cursor: new FileCursorStore(join(config.COCOON_DATA_DIR, 'app-topups-cursor.json')),
+      onTopUp: async (event) => {
+        // Only top-ups that name a user (the Mini App's payload) are users' credit; others fund the app itself.
+        if (event.reference === undefined || typeof event.reference !== 'bigint') return;
+        await telegram.creditTopUp({
+          lt: event.lt,
+          hash: event.hash,
+          userId: Number(event.reference),
+          queryId: event.queryId,
+          amount: topUpCredit(event.value),
+        });
+      },
+    });
+    watcher.start(TOP_UP_POLL_MS, (error) =>
+      log.error({ err: (error as Error).message }, 'top-up watcher failed'),
+    );
+    stops.push(async () => watcher.stop());
     return {
       chain,
       link: operator.link,
@@ -166,6 +217,8 @@ export async function startNetwork({
       worker,
       client,
       gatewayUrl: `http://${config.GATEWAY_HOST}:${port}`,
+      telegram,
+      appAccount: app.account,
       stop,
     };
   } catch (error) {
@@ -212,4 +265,25 @@ export async function localClient(
     },
   });
   return { client, account };
+}
+
+/** How often the chain watcher looks for users' top-ups. */
+const TOP_UP_POLL_MS = 2_000;
+
+/**
+ * Without BOT_TOKEN nothing from Telegram can reach the app, but its server still checks initData: against a
+ * local random token kept in the data folder (the Mini App's dev mock signs with it).
+ */
+async function localAppToken(dataDir: string): Promise<string> {
+  const key = await loadOrCreateKey(dataDir, 'app-dev-token');
+  return `0:${Buffer.from(key.secretKey).toString('base64url')}`;
+}
+
+/** What the Mini App's network view shows: every model's listings, each worker once. */
+async function proxyListings(client: CocoonClient) {
+  const models = await client.models();
+  const byId = new Map<string, WorkerListing>();
+  for (const model of models)
+    for (const listing of await client.listings(model.model)) byId.set(listing.workerId, listing);
+  return { models, workers: [...byId.values()] };
 }

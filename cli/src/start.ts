@@ -44,13 +44,16 @@ export async function statusRows(network: RunningNetwork, config: Config): Promi
       component: 'Proxy contract',
       detail: `${network.link.proxy.toString()}  ${ton(await chain.getBalance(network.link.proxy))}`,
     },
-    { component: 'Mini App', detail: 'not built yet (the Mini App issue)' },
+    {
+      component: 'Mini App',
+      detail: `${network.telegram.url}  (app's Client contract ${network.appAccount.contract})`,
+    },
     {
       component: 'Telegram bot',
       detail:
         config.BOT_TOKEN === undefined
-          ? 'off: set BOT_TOKEN (from @BotFather) to run it'
-          : 'not wired yet (the bot issue)',
+          ? 'off: set BOT_TOKEN (from @BotFather: /newbot) and PUBLIC_URL (an https address Telegram can open) to run it'
+          : `running (long polling)${config.PUBLIC_URL ? `, Mini App at ${config.PUBLIC_URL}` : ''}`,
     },
   ];
 }

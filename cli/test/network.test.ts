@@ -2,11 +2,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NetworkSummarizer } from '@cocoon/bot';
+import { ClientContract } from '@cocoon/contracts';
 import { loadConfig, verifyReceipt } from '@cocoon/shared';
 import { createLogger } from '@cocoon/shared/log';
+import { signInitData } from '@cocoon/shared/protocol/app-api';
 import { writeTinyGguf } from '@cocoon/worker/testing';
+import { Address } from '@ton/core';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RecordingBotApi } from '../../bot/test/support/bot-api.js';
 import { type RunningNetwork, startNetwork } from '../src/network.js';
 import { statusRows } from '../src/start.js';
 
@@ -15,12 +19,15 @@ let dir: string;
 let network: RunningNetwork;
 let model: string;
 let config: ReturnType<typeof loadConfig>;
+let botApi: RecordingBotApi;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cocoon-network-'));
   const tiny = await writeTinyGguf(join(dir, 'tiny.gguf'));
   model = tiny.sha256;
+  botApi = await RecordingBotApi.start();
   config = loadConfig({
+    BOT_TOKEN: botApi.token,
     COCOON_DATA_DIR: join(dir, 'data'),
     COCOON_MODEL: tiny.path,
     WORKER_GPU: 'cpu',
@@ -29,7 +36,12 @@ beforeAll(async () => {
     PROXY_PAYOUT_THRESHOLD: '1',
     WORKER_PAYOUT_ADDRESS: 'EQD__________________________________________0vo',
   });
-  network = await startNetwork({ config, log, ports: { proxy: 0, gateway: 0, workerStatus: null } });
+  network = await startNetwork({
+    config,
+    log,
+    ports: { proxy: 0, gateway: 0, workerStatus: null, app: 0 },
+    botApiRoot: botApi.apiRoot,
+  });
   for (let i = 0; i < 100 && network.worker.link.state !== 'admitted'; i++)
     await new Promise((r) => setTimeout(r, 100));
   expect(network.worker.link.state).toBe('admitted');
@@ -37,6 +49,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await network?.stop();
+  await botApi?.close();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -142,6 +155,43 @@ describe('settlement on the embedded chain', () => {
   });
 });
 
+describe('the Telegram side of the embedded network', () => {
+  it("credits a user's TonConnect top-up from the chain, once, and the Mini App shows it", async () => {
+    const userId = 777_001;
+    const initData = signInitData(
+      {
+        auth_date: String(Math.floor(Date.now() / 1000)),
+        user: JSON.stringify({ id: userId, first_name: 'Ada' }),
+      },
+      botApi.token,
+    );
+    const me = async () => {
+      const response = await fetch(`${network.telegram.url}/api/me`, {
+        headers: { authorization: `tma ${initData}` },
+      });
+      expect(response.status).toBe(200);
+      return (await response.json()) as { balance: { ton: string } };
+    };
+    expect((await me()).balance.ton).toBe('0');
+
+    // What TonConnect sends from the user's wallet: 1 TON to the app's Client contract, the user id as reference.
+    const appContract = network.chain.open(
+      ClientContract.createFromAddress(Address.parse(network.appAccount.contract)),
+    );
+    await appContract.sendTopUp(network.chain.sender, { value: 1_000_000_000n, reference: BigInt(userId) });
+    let balance = '0';
+    for (let i = 0; i < 50 && balance === '0'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      balance = (await me()).balance.ton;
+    }
+    expect(BigInt(balance)).toBeGreaterThan(999_000_000n);
+    expect(BigInt(balance)).toBeLessThan(1_000_000_000n);
+    // The bot told the user, once.
+    const told = botApi.callsTo('sendMessage').filter((call) => Number(call.chat_id) === userId);
+    expect(told).toHaveLength(1);
+  });
+});
+
 describe('npm start status', () => {
   it('names the chain, the Root contract, the model, the gateway and the insecure dev attestation', async () => {
     const rows = Object.fromEntries((await statusRows(network, config)).map((r) => [r.component, r.detail]));
@@ -149,6 +199,7 @@ describe('npm start status', () => {
     expect(rows['Root contract']).toBe(network.root.address.toString());
     expect(rows.worker).toMatch(/admitted.*INSECURE/);
     expect(rows.model).toContain(model.slice(0, 16));
-    expect(rows['Telegram bot']).toMatch(/BOT_TOKEN/);
+    expect(rows['Telegram bot']).toMatch(/^running/);
+    expect(rows['Mini App']).toContain(network.telegram.url);
   });
 });

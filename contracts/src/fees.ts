@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { beginCell, Cell, Dictionary } from '@ton/core';
 import { defaultConfig } from '@ton/sandbox';
+import { GasBound } from '../wrappers/constants.js';
 
 const feeParamsPath = new URL('../fixtures/fee-params-2026-06.boc.b64', import.meta.url);
 
@@ -68,4 +69,16 @@ export function gasFee(prices: BasechainFeePrices, gas: bigint): bigint {
 /** What GETFORWARDFEE returns on the basechain for a message of `bits` and `cells` beyond its root. */
 export function forwardFee(prices: BasechainFeePrices, bits: bigint, cells: bigint): bigint {
   return prices.lumpPrice + ceilDiv(prices.bitPrice * bits + prices.cellPrice * cells, 65536n);
+}
+
+/**
+ * What a Client contract credits for a top-up of `value` once it holds its storage reserve: the value less
+ * the top-up's gas bound at the fee prices in force (client.tolk does the same on chain).
+ */
+export function topUpCredit(
+  value: bigint,
+  prices: BasechainFeePrices = basechainFeePrices(mainnetFeeConfig()),
+): bigint {
+  const credit = value - gasFee(prices, GasBound.topUp);
+  return credit > 0n ? credit : 0n;
 }

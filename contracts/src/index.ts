@@ -8,5 +8,5 @@ export {
   loadContractCodes,
 } from './compile.js';
 export { DeployError, ensureProxy, ensureRoot } from './deploy.js';
-export { basechainFeePrices, forwardFee, gasFee, mainnetFeeConfig } from './fees.js';
+export { basechainFeePrices, forwardFee, gasFee, mainnetFeeConfig, topUpCredit } from './fees.js';
 export { type RootPolicyOptions, rootPolicySource } from './policy.js';
