@@ -23,7 +23,7 @@ let botApi: RecordingBotApi;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cocoon-network-'));
-  const tiny = await writeTinyGguf(join(dir, 'tiny.gguf'));
+  const tiny = await writeTinyGguf(join(dir, 'tiny.gguf'), { contextLength: 4096 });
   model = tiny.sha256;
   botApi = await RecordingBotApi.start();
   config = loadConfig({
@@ -187,8 +187,44 @@ describe('the Telegram side of the embedded network', () => {
     expect(BigInt(balance)).toBeGreaterThan(999_000_000n);
     expect(BigInt(balance)).toBeLessThan(1_000_000_000n);
     // The bot told the user, once.
-    const told = botApi.callsTo('sendMessage').filter((call) => Number(call.chat_id) === userId);
-    expect(told).toHaveLength(1);
+    await botApi.waitForCall('sendMessage', (call) => Number(call.chat_id) === userId);
+    expect(botApi.callsTo('sendMessage').filter((call) => Number(call.chat_id) === userId)).toHaveLength(1);
+  });
+
+  it('summarizes a pasted text in the bot through the network, and the Mini App history holds its verifiable receipt', async () => {
+    const userId = 777_001;
+    const initData = signInitData(
+      {
+        auth_date: String(Math.floor(Date.now() / 1000)),
+        user: JSON.stringify({ id: userId, first_name: 'Ada' }),
+      },
+      botApi.token,
+    );
+    // Short enough for the tiny test model's 512-token context, long enough for the bot to summarize.
+    const text = Array.from(
+      { length: 4 },
+      (_, i) => `Sentence ${i + 1} says that TON settles AI jobs in batches.`,
+    ).join(' ');
+    botApi.deliver(botApi.privateText(botApi.user(userId, 'Ada'), text));
+    const history = async () => {
+      const response = await fetch(`${network.telegram.url}/api/history`, {
+        headers: { authorization: `tma ${initData}` },
+      });
+      return (await response.json()) as {
+        jobs: { receipt: { boc: string; signature: string }; attestation: unknown; workerId: string }[];
+      };
+    };
+    let jobs = (await history()).jobs;
+    for (let i = 0; i < 100 && jobs.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      jobs = (await history()).jobs;
+    }
+    expect(jobs).toHaveLength(1);
+    const [job] = jobs;
+    const receipt = verifyReceipt(job?.receipt as { boc: string; signature: string });
+    expect(receipt.worker).toBe((job?.attestation as { signPublicKey: string }).signPublicKey);
+    // The history holds no content: neither the text nor the summary.
+    expect(JSON.stringify(jobs)).not.toContain('Sentence 1 says');
   });
 });
 

@@ -84,7 +84,7 @@ export class Billing {
   /** Debits the receipt's amount (once per receipt and account) and records the job for /history. */
   async settle(
     authorization: Authorization,
-    job: { summaryId: string; sourceKind: SummarySource['kind'] },
+    job: { summaryId: string; source: SummarySource },
     result: SummaryResult,
   ): Promise<void> {
     const at = this.clock.now();
@@ -101,7 +101,8 @@ export class Billing {
     await this.store.recordJob({
       summaryId: job.summaryId,
       userId: authorization.payer.userId,
-      sourceKind: job.sourceKind,
+      sourceKind: job.source.kind,
+      source: job.source,
       promptTokens: result.usage.promptTokens,
       completionTokens: result.usage.completionTokens,
       cost: result.cost,
@@ -111,6 +112,7 @@ export class Billing {
       ...(result.receiptId === undefined ? {} : { receiptId: result.receiptId }),
       ...(result.workerId === undefined ? {} : { workerId: result.workerId }),
       ...(result.attestationKind === undefined ? {} : { attestationKind: result.attestationKind }),
+      ...(result.proof === undefined ? {} : { proof: result.proof }),
     });
   }
 }

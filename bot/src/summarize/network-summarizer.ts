@@ -34,6 +34,11 @@ export class NetworkSummarizer implements Summarizer {
         workerId: result.worker.workerId,
         attestationKind: result.worker.attestation.kind,
         cost: result.receipt.amount,
+        proof: {
+          jobId: result.receipt.jobId,
+          receipt: result.signedReceipt,
+          attestation: result.worker.bundle,
+        },
       };
     } catch (error) {
       if (signal?.aborted) throw new SummarizeError('aborted', 'the summary was cancelled', { cause: error });

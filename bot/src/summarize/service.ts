@@ -142,7 +142,7 @@ export class SummaryService {
     };
     await this.store.saveSummary(summary);
     if (authorization !== undefined) {
-      await this.billing?.settle(authorization, { summaryId: id, sourceKind: job.source.kind }, result);
+      await this.billing?.settle(authorization, { summaryId: id, source: job.source }, result);
     }
     return summary;
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { JobProof } from '../store/types.js';
 
 /** How long a summary is: a line or two (fits a 200-character alert), a few bullets, or a few paragraphs. */
 export const SummaryLength = z.enum(['short', 'bullets', 'detailed']);
@@ -35,6 +36,8 @@ export interface SummaryResult {
   attestationKind?: string;
   /** The receipt's amount in nanotons: what the job cost. */
   cost: bigint;
+  /** What lets the user verify the job later: the signed receipt and the worker's attestation bundle. */
+  proof?: JobProof;
 }
 
 /**

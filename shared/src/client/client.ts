@@ -65,6 +65,8 @@ export interface CocoonClientOptions {
 export interface VerifiedWorker {
   workerId: string;
   attestation: VerifiedAttestation;
+  /** The bundle the attestation was verified from, so others (a user's browser) can verify it again. */
+  bundle: unknown;
   offer: ModelOffer;
   load: { activeJobs: number; capacity: number };
 }
@@ -174,7 +176,13 @@ export class CocoonClient {
           const attestation = await verifyAttestation(listing.bundle as never, policy, now);
           if (!attestation.models.includes(model))
             throw new Error('its attestation does not cover this model');
-          verified.push({ workerId: listing.workerId, attestation, offer, load: listing.load });
+          verified.push({
+            workerId: listing.workerId,
+            attestation,
+            bundle: listing.bundle,
+            offer,
+            load: listing.load,
+          });
         } catch (error) {
           refused.push({ workerId: listing.workerId, reason: (error as Error).message });
         }

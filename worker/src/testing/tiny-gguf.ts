@@ -11,6 +11,8 @@ import { dirname } from 'node:path';
 export interface TinyGgufOptions {
   /** Seed of the weight generator (default 1). */
   seed?: number;
+  /** Training context the file declares (default 512); larger for tests that send long prompts. */
+  contextLength?: number;
 }
 
 export interface TinyGguf {
@@ -23,7 +25,7 @@ const EMBEDDING = 64;
 const FEED_FORWARD = 128;
 const HEADS = 4;
 const BLOCKS = 2;
-const CONTEXT_LENGTH = 512;
+const DEFAULT_CONTEXT_LENGTH = 512;
 const ALIGNMENT = 32;
 const WEIGHT_SCALE = 0.1;
 
@@ -34,7 +36,7 @@ const TokenType = { Normal: 1, Unknown: 2, Control: 3, Byte: 6 } as const;
 const GGML_TYPE_F32 = 0;
 
 export async function writeTinyGguf(path: string, options: TinyGgufOptions = {}): Promise<TinyGguf> {
-  const bytes = buildTinyGguf(options.seed ?? 1);
+  const bytes = buildTinyGguf(options.seed ?? 1, options.contextLength ?? DEFAULT_CONTEXT_LENGTH);
   await mkdir(dirname(path), { recursive: true });
   // Write then rename, so a test running in parallel never loads a half-written file.
   const partialPath = `${path}.${process.pid}.partial`;
@@ -44,7 +46,7 @@ export async function writeTinyGguf(path: string, options: TinyGgufOptions = {})
 }
 
 /** The GGUF bytes for a seed, without touching the disk. */
-export function buildTinyGguf(seed: number): Uint8Array {
+export function buildTinyGguf(seed: number, contextLength = DEFAULT_CONTEXT_LENGTH): Uint8Array {
   const vocabulary = tinyVocabulary();
   const random = mulberry32(seed);
   const tensors = tinyTensorShapes(vocabulary.tokens.length).map(({ name, dims, isNorm }) => {
@@ -61,7 +63,7 @@ export function buildTinyGguf(seed: number): Uint8Array {
     ['general.architecture', (w) => w.stringValue('llama')],
     ['general.name', (w) => w.stringValue(`cocoon-tiny-${seed}`)],
     ['general.alignment', (w) => w.u32Value(ALIGNMENT)],
-    ['llama.context_length', (w) => w.u32Value(CONTEXT_LENGTH)],
+    ['llama.context_length', (w) => w.u32Value(contextLength)],
     ['llama.embedding_length', (w) => w.u32Value(EMBEDDING)],
     ['llama.block_count', (w) => w.u32Value(BLOCKS)],
     ['llama.feed_forward_length', (w) => w.u32Value(FEED_FORWARD)],

@@ -164,7 +164,13 @@ describe('ProxyLink', () => {
     if (end?.type !== 'end') throw new Error('the answer did not end with usage');
     const receipt = checkReceipt(signed, {
       header,
-      worker: { workerId: 'w-1', attestation, offer, load: { activeJobs: 0, capacity: 2 } },
+      worker: {
+        workerId: 'w-1',
+        attestation,
+        bundle: hello.bundle,
+        offer,
+        load: { activeJobs: 0, capacity: 2 },
+      },
       usage: end.usage,
       requestHash: toHex(requestHash(sealed)),
       responseHash: toHex(opener.responseHash()),
