@@ -221,8 +221,9 @@ describe('the Telegram side of the embedded network', () => {
     }
     expect(jobs).toHaveLength(1);
     const [job] = jobs;
-    const receipt = verifyReceipt(job?.receipt as { boc: string; signature: string });
-    expect(receipt.worker).toBe((job?.attestation as { signPublicKey: string }).signPublicKey);
+    if (job === undefined) throw new Error('no job in the history');
+    const receipt = verifyReceipt(job.receipt);
+    expect(receipt.worker).toBe((job.attestation as { signPublicKey: string }).signPublicKey);
     // The history holds no content: neither the text nor the summary.
     expect(JSON.stringify(jobs)).not.toContain('Sentence 1 says');
   });
