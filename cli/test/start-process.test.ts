@@ -11,6 +11,8 @@ const root = new URL('../../', import.meta.url).pathname;
 const tsx = join(root, 'node_modules/.bin/tsx');
 let dir: string;
 let env: NodeJS.ProcessEnv;
+/** Every process started, killed at the end whatever the test did. */
+const children = new Set<ChildProcess>();
 
 async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
@@ -57,6 +59,9 @@ const row = (table: string, name: string) =>
     .split('\n')
     .find((line) => line.trimStart().startsWith(name))
     ?.trim();
+/** The first address-like word of a status row. */
+const address = (table: string, name: string) => row(table, name)?.match(/\b(EQ|UQ|0:|http)\S+/)?.[0];
+const tons = (table: string, name: string) => Number(row(table, name)?.match(/([\d.]+) TON/)?.[1]);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cocoon-start-'));
@@ -71,6 +76,7 @@ beforeAll(async () => {
     PROXY_PORT: String(await freePort()),
     GATEWAY_PORT: String(await freePort()),
     WORKER_STATUS_PORT: String(await freePort()),
+    APP_PORT: String(await freePort()),
   };
   await writeFile(
     join(dir, 'post.txt'),
@@ -79,6 +85,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -106,9 +113,18 @@ describe('npm start, as a process', () => {
 
     expect(await stop(first.child)).toBe(0);
     const second = await start();
-    for (const name of ['wallet', 'Root contract', 'Proxy contract']) {
-      expect(row(second.table, name), name).toBe(row(first.table, name));
-    }
+    // The same contracts, and no second deployment: a lost state would stake and fund everything again
+    // (25 TON); settlement messages sent meanwhile cost only fees.
+    for (const name of ['Root contract', 'Mini App'])
+      expect(address(second.table, name), name).toBe(address(first.table, name));
+    expect(address(second.table, 'Proxy contract')).toBe(address(first.table, 'Proxy contract'));
+    const spent = tons(first.table, 'wallet') - tons(second.table, 'wallet');
+    expect(spent).toBeGreaterThanOrEqual(0);
+    expect(spent).toBeLessThan(0.05);
+    // The worker's own accounting survives the restart too.
+    const status = await (await fetch(`http://127.0.0.1:${env.WORKER_STATUS_PORT}/status`)).json();
+    expect(status.jobsServed).toBeGreaterThanOrEqual(1);
+    expect(BigInt(status.earnedNanotons)).toBeGreaterThan(0n);
     expect(await stop(second.child)).toBe(0);
   });
 });

@@ -9,10 +9,13 @@ import {
   type Logger,
   type ModelOffer,
   MULTIPLIER_ONE,
+  Nanotons,
   systemClock,
 } from '@cocoon/shared';
 import { pccsCollateralFetcher, TdxAttestor } from '@cocoon/shared/attestation/tdx';
+import { readJsonFile, writeJsonFile } from '@cocoon/shared/json-file';
 import { Address } from '@ton/core';
+import { z } from 'zod';
 import type { Engine } from './engine/engine.js';
 import { ExtractiveEngine } from './engine/extractive-engine.js';
 import { LlamaEngine } from './engine/llama-engine.js';
@@ -45,14 +48,16 @@ export function parseModelSources(setting: string): ModelSource[] {
     });
 }
 
-export interface WorkerStats {
-  jobsServed: number;
-  jobsRefused: number;
-  jobsFailed: number;
-  promptTokens: number;
-  completionTokens: number;
-  earnedNanotons: bigint;
-}
+/** What the worker has done since it was first started in this data folder (kept across restarts). */
+const WorkerStats = z.object({
+  jobsServed: z.number().int().nonnegative(),
+  jobsRefused: z.number().int().nonnegative(),
+  jobsFailed: z.number().int().nonnegative(),
+  promptTokens: z.number().int().nonnegative(),
+  completionTokens: z.number().int().nonnegative(),
+  earnedNanotons: Nanotons,
+});
+export type WorkerStats = z.output<typeof WorkerStats>;
 
 export interface RunningWorker {
   engine: Engine;
@@ -122,7 +127,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       },
     ]),
   );
-  const stats: WorkerStats = {
+  const statsPath = join(config.COCOON_DATA_DIR, 'worker-stats.json');
+  const stats: WorkerStats = (await readJsonFile(statsPath, WorkerStats)) ?? {
     jobsServed: 0,
     jobsRefused: 0,
     jobsFailed: 0,
@@ -130,6 +136,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     completionTokens: 0,
     earnedNanotons: 0n,
   };
+  let saving = Promise.resolve();
   const link = new ProxyLink({
     proxyUrl: config.PROXY_URL,
     identity,
@@ -138,7 +145,13 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     payoutAddress,
     clock,
     log,
-    onJob: (outcome) => count(stats, outcome),
+    onJob: (outcome) => {
+      count(stats, outcome);
+      const snapshot = { ...stats };
+      saving = saving
+        .then(() => writeJsonFile(statsPath, WorkerStats, snapshot))
+        .catch((error: unknown) => log.error({ err: (error as Error).message }, 'cannot save worker stats'));
+    },
   });
   link.start();
 
@@ -190,6 +203,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     status,
     stop: async () => {
       await link.drain();
+      await saving;
       await engine.close();
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     },

@@ -1,6 +1,5 @@
 // Watches a Client contract for incoming top-ups and hands each one, once, to the app's ledger.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readJsonFile, writeJsonFile } from '@cocoon/shared/json-file';
 import type { Address, Transaction } from '@ton/core';
 import { z } from 'zod';
 import { parseTopUpBody, type TopUpReference } from '../../wrappers/Client.js';
@@ -29,22 +28,12 @@ const cursorSchema = z.object({ lt: z.string().regex(/^\d+$/), hash: z.string().
 export class FileCursorStore implements CursorStore {
   constructor(private readonly path: string) {}
 
-  async load(): Promise<TransactionCursor | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf-8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
-    return cursorSchema.parse(JSON.parse(text));
+  load(): Promise<TransactionCursor | undefined> {
+    return readJsonFile(this.path, cursorSchema);
   }
 
-  async save(cursor: TransactionCursor): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true });
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(cursor));
-    await rename(tmp, this.path);
+  save(cursor: TransactionCursor): Promise<void> {
+    return writeJsonFile(this.path, cursorSchema, cursor);
   }
 }
 

@@ -12,7 +12,8 @@ import {
   VoucherSigner,
   verifyVoucher,
 } from '../../src/client/voucher.js';
-import { FileVoucherStore, VoucherFileError } from '../../src/client/voucher-file.js';
+import { FileVoucherStore } from '../../src/client/voucher-file.js';
+import { JsonFileError } from '../../src/json-file.js';
 import { SignedOp, verifyAmountSignature } from '../../src/settlement.js';
 import { generateSigningKeyPair, signingPublicKey } from '../../src/signing.js';
 
@@ -79,7 +80,7 @@ describe('FileVoucherStore', () => {
       const again = new VoucherSigner(key.secretKey, owner, contract, new FileVoucherStore(path));
       expect((await again.add(1n)).total).toBe(2n ** 70n + 1n);
       await writeFile(path, '{"contract":"0:zz"}');
-      await expect(new FileVoucherStore(path).load()).rejects.toBeInstanceOf(VoucherFileError);
+      await expect(new FileVoucherStore(path).load()).rejects.toBeInstanceOf(JsonFileError);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
