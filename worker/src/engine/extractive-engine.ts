@@ -10,7 +10,7 @@ import {
   type Generation,
 } from './engine.js';
 import { type ChatMessage, ChatRequest, stopSequences } from './request.js';
-import { InFlightJobs, SlotPool } from './slot-pool.js';
+import { numberedSlots, PooledEngineModel } from './slot-pool.js';
 
 /**
  * The worker's fallback when no model can be had (an offline machine): a real extractive summarizer,
@@ -67,41 +67,23 @@ export class ExtractiveEngine implements Engine {
 /** Approximate tokens added per chat message (role and separators), as chat templates do. */
 const MESSAGE_OVERHEAD_TOKENS = 4;
 
-export class ExtractiveEngineModel implements EngineModel {
+export class ExtractiveEngineModel extends PooledEngineModel<number> implements EngineModel {
   readonly id = EXTRACTIVE_MODEL_ID;
   readonly name = 'extractive (sentence ranking, no LLM)';
   readonly chatTemplate = 'extractive';
   readonly priceCoefficient: number;
   readonly contextSize: number;
-  private readonly slots: SlotPool<number>;
-  private readonly jobs = new InFlightJobs();
-  private closing = false;
-
   constructor(options: z.output<typeof ExtractiveEngineOptions>) {
+    super(numberedSlots(options.parallelJobs));
     this.priceCoefficient = options.priceCoefficient;
     this.contextSize = options.contextSize;
-    this.slots = new SlotPool(Array.from({ length: options.parallelJobs }, (_, slot) => slot));
   }
 
-  get parallelJobs(): number {
-    return this.slots.size;
+  close(): Promise<void> {
+    return this.drain();
   }
 
-  get activeJobs(): number {
-    return this.jobs.count;
-  }
-
-  generate(request: ChatRequest, options: GenerateOptions = {}): Promise<Generation> {
-    if (this.closing) return Promise.reject(new EngineError('closed', 'the engine is shutting down'));
-    return this.jobs.track(() => this.run(request, options));
-  }
-
-  async close(): Promise<void> {
-    this.closing = true;
-    await this.jobs.idle();
-  }
-
-  private async run(input: ChatRequest, options: GenerateOptions): Promise<Generation> {
+  protected async run(input: ChatRequest, options: GenerateOptions): Promise<Generation> {
     const request = parseRequest(input);
     if (request.response_format !== undefined && request.response_format.type !== 'text') {
       throw new EngineError('invalid_request', 'the extractive engine cannot produce JSON output');

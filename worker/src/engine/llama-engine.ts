@@ -22,7 +22,7 @@ import {
   type Generation,
 } from './engine.js';
 import { ChatRequest, DEFAULT_SAMPLING, stopSequences } from './request.js';
-import { InFlightJobs, SlotPool } from './slot-pool.js';
+import { PooledEngineModel } from './slot-pool.js';
 
 export type GpuChoice = 'auto' | 'cpu' | 'cuda' | 'vulkan';
 type JsonSchemaForGrammar = Parameters<Llama['createGrammarForJsonSchema']>[0];
@@ -160,50 +160,31 @@ async function fittingParallelJobs(
   return 1; // let context creation report the shortage
 }
 
-export class LlamaEngineModel implements EngineModel {
+export class LlamaEngineModel extends PooledEngineModel<LlamaContextSequence> implements EngineModel {
   readonly id: string;
   readonly name: string;
   readonly priceCoefficient: number;
   readonly chatTemplate: string;
   private readonly wrapper: ChatWrapper;
-  private readonly slots: SlotPool<LlamaContextSequence>;
-  private readonly jobs = new InFlightJobs();
-  private closing = false;
-
   constructor(
     private readonly llama: Llama,
     private readonly model: LlamaModel,
     private readonly context: LlamaContext,
     spec: z.output<typeof ModelSpec>,
   ) {
+    super(Array.from({ length: context.totalSequences }, () => context.getSequence()));
     this.id = spec.sha256;
     this.name = spec.name ?? model.fileInfo.metadata.general?.name ?? basename(spec.path);
     this.priceCoefficient = spec.priceCoefficient;
     this.wrapper = chatWrapperFor(model);
     this.chatTemplate = this.wrapper.wrapperName;
-    const sequences = Array.from({ length: context.totalSequences }, () => context.getSequence());
-    this.slots = new SlotPool(sequences);
   }
 
   get contextSize(): number {
     return this.context.contextSize;
   }
 
-  get parallelJobs(): number {
-    return this.slots.size;
-  }
-
-  /** Jobs accepted and not finished: running or waiting for a slot. */
-  get activeJobs(): number {
-    return this.jobs.count;
-  }
-
-  generate(request: ChatRequest, options: GenerateOptions = {}): Promise<Generation> {
-    if (this.closing) return Promise.reject(new EngineError('closed', 'the engine is shutting down'));
-    return this.jobs.track(() => this.run(request, options));
-  }
-
-  private async run(input: ChatRequest, options: GenerateOptions): Promise<Generation> {
+  protected async run(input: ChatRequest, options: GenerateOptions): Promise<Generation> {
     const request = parseRequest(input);
     const history = toChatHistory(request.messages);
     const promptTokenCount = promptTokens(this.model, this.wrapper, history).length;
@@ -274,8 +255,7 @@ export class LlamaEngineModel implements EngineModel {
   }
 
   async close(): Promise<void> {
-    this.closing = true;
-    await this.jobs.idle();
+    await this.drain();
     await this.context.dispose();
     await this.model.dispose();
   }

@@ -1,3 +1,6 @@
+import type { ChatRequest } from '@cocoon/shared';
+import { EngineError, type GenerateOptions, type Generation } from './engine.js';
+
 /** A fixed set of slots (context sequences) handed out first come, first served. */
 export class SlotPool<T> {
   readonly size: number;
@@ -67,3 +70,42 @@ export class InFlightJobs {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 }
+
+/**
+ * What every engine model shares: a pool of slots (context sequences, or plain numbers for engines without
+ * a context), the jobs in flight, and refusing new jobs once closing.
+ */
+export abstract class PooledEngineModel<Slot> {
+  protected readonly slots: SlotPool<Slot>;
+  protected readonly jobs = new InFlightJobs();
+  #closing = false;
+
+  constructor(slots: readonly Slot[]) {
+    this.slots = new SlotPool(slots);
+  }
+
+  get parallelJobs(): number {
+    return this.slots.size;
+  }
+
+  /** Jobs accepted and not finished: running or waiting for a slot. */
+  get activeJobs(): number {
+    return this.jobs.count;
+  }
+
+  generate(request: ChatRequest, options: GenerateOptions = {}): Promise<Generation> {
+    if (this.#closing) return Promise.reject(new EngineError('closed', 'the engine is shutting down'));
+    return this.jobs.track(() => this.run(request, options));
+  }
+
+  /** Takes no new jobs, and resolves once the running ones have ended. */
+  protected drain(): Promise<void> {
+    this.#closing = true;
+    return this.jobs.idle();
+  }
+
+  protected abstract run(request: ChatRequest, options: GenerateOptions): Promise<Generation>;
+}
+
+/** Slots for engines whose jobs need no per-job state: numbered seats. */
+export const numberedSlots = (count: number): number[] => Array.from({ length: count }, (_, slot) => slot);

@@ -8,7 +8,7 @@ import {
   type Generation,
 } from '../engine/engine.js';
 import { ChatRequest, stopSequences } from '../engine/request.js';
-import { InFlightJobs, SlotPool } from '../engine/slot-pool.js';
+import { numberedSlots, PooledEngineModel } from '../engine/slot-pool.js';
 
 /**
  * FAKE engine for tests of other roles (proxy, client SDK, worker networking): no model, no llama.cpp.
@@ -55,32 +55,21 @@ export class FakeEngine implements Engine {
   }
 }
 
-export class FakeEngineModel implements EngineModel {
+export class FakeEngineModel extends PooledEngineModel<number> implements EngineModel {
   readonly id: string;
   readonly name: string;
   readonly priceCoefficient: number;
   readonly contextSize: number;
   readonly chatTemplate = 'fake';
-  private readonly slots: SlotPool<number>;
-  private readonly jobs = new InFlightJobs();
-
   constructor(
     spec: FakeModelSpec,
     private readonly tokenDelayMs: number,
   ) {
+    super(numberedSlots(spec.parallelJobs ?? 4));
     this.id = spec.id;
     this.name = spec.name ?? `fake-${spec.id.slice(0, 8)}`;
     this.priceCoefficient = spec.priceCoefficient ?? 10_000;
     this.contextSize = spec.contextSize ?? 4096;
-    this.slots = new SlotPool(Array.from({ length: spec.parallelJobs ?? 4 }, (_, slot) => slot));
-  }
-
-  get parallelJobs(): number {
-    return this.slots.size;
-  }
-
-  get activeJobs(): number {
-    return this.jobs.count;
   }
 
   idle(): Promise<void> {
@@ -96,11 +85,7 @@ export class FakeEngineModel implements EngineModel {
     );
   }
 
-  generate(request: ChatRequest, options: GenerateOptions = {}): Promise<Generation> {
-    return this.jobs.track(() => this.run(request, options));
-  }
-
-  private async run(input: ChatRequest, options: GenerateOptions): Promise<Generation> {
+  protected async run(input: ChatRequest, options: GenerateOptions): Promise<Generation> {
     const parsed = ChatRequest.safeParse(input);
     if (!parsed.success) throw new EngineError('invalid_request', 'invalid chat request');
     const request = parsed.data;
