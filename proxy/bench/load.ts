@@ -75,7 +75,7 @@ async function startWorker(capacity: number): Promise<string> {
       v: 1,
       bundle,
       models: [{ model, name: 'bench', pricePerToken: '1', priceCoefficient: 10000, contextSize: 4096 }],
-      payoutAddress: `bench-${signer.publicKey.slice(0, 8)}`,
+      payoutAddress: `0:${signer.publicKey}`,
       load: { activeJobs: 0, capacity },
     }),
   );
