@@ -31,6 +31,14 @@ export interface ProxyState {
   closeAt: number;
 }
 
+/** The proxy's latest settlement state hash as its contract recorded it (all zero before the first). */
+export interface StateRecord {
+  seqno: bigint;
+  stateHash: Buffer;
+  /** Unix time the chain recorded it. */
+  at: number;
+}
+
 export function proxyInitData(config: ProxyConfig): Cell {
   const configCell = beginCell()
     .storeAddress(config.owner)
@@ -46,6 +54,7 @@ export function proxyInitData(config: ProxyConfig): Cell {
     .storeCoins(0)
     .storeUint(0, 2)
     .storeUint(0, 32)
+    .storeUint(0, 64 + 256 + 32) // the state record: seqno, hash, time
     .storeRef(configCell)
     .endCell();
 }
@@ -92,6 +101,32 @@ export class ProxyContract implements Contract {
   async sendClose(provider: ContractProvider, via: Sender, opts: { queryId?: bigint; value?: bigint } = {}) {
     const body = opBody(Op.closeProxy, opts.queryId).endCell();
     await sendBody(provider, via, opts.value ?? Value.ownerOp, body);
+  }
+
+  /**
+   * Records the proxy's settlement state hash (owner only; `seqno` must exceed the recorded one). No reply:
+   * the unspent value stays with the contract and reaches the owner with the next commission withdrawal.
+   */
+  async sendRecordState(
+    provider: ContractProvider,
+    via: Sender,
+    opts: { seqno: bigint; stateHash: Buffer; queryId?: bigint; value?: bigint },
+  ): Promise<void> {
+    if (opts.stateHash.length !== 32) throw new RangeError('a state hash is 32 bytes');
+    const body = opBody(Op.recordState, opts.queryId)
+      .storeUint(opts.seqno, 64)
+      .storeBuffer(opts.stateHash)
+      .endCell();
+    await sendBody(provider, via, opts.value ?? Value.ownerOp, body);
+  }
+
+  async getStateRecord(provider: ContractProvider): Promise<StateRecord> {
+    const { stack } = await provider.get('get_state_record', []);
+    return {
+      seqno: stack.readBigNumber(),
+      stateHash: keyFromBigint(stack.readBigNumber()),
+      at: stack.readNumber(),
+    };
   }
 
   async getState(provider: ContractProvider): Promise<ProxyState> {

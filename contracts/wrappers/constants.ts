@@ -28,6 +28,7 @@ export const Op = {
   withdrawCommission: 0x9b0a0002,
   requestProxyClose: 0x9b0a0003,
   closeProxy: 0x9b0a0004,
+  recordState: 0x9b0a0005,
 } as const;
 
 /** Exit codes (mirrors contracts/common/errors.tolk). */

@@ -103,6 +103,17 @@ export interface WorkerEarningsTable {
   worker_fee_per_token: Money;
 }
 
+/**
+ * The settlement state hashes this proxy computed, each written before it is sent to the Proxy contract:
+ * the chain's latest record must be one of them, or the database was rolled back (see state-anchor.ts).
+ */
+export interface StateRecordsTable {
+  seqno: bigint;
+  /** SHA-256, lowercase hex. */
+  state_hash: string;
+  recorded_at: ColumnType<Date, never, never>;
+}
+
 export interface ProxyDb {
   proxy_receipts: ReceiptsTable;
   proxy_vouchers: VouchersTable;
@@ -112,6 +123,7 @@ export interface ProxyDb {
   proxy_credit: CreditTable;
   proxy_reservations: ReservationsTable;
   proxy_outbox: OutboxTable;
+  proxy_state_records: StateRecordsTable;
 }
 
 const money = sql`numeric(40,0)`;
@@ -213,6 +225,16 @@ export const proxyMigrations: MigrationSet = {
           .addColumn('base_earned', money, (c) => c.notNull())
           .addColumn('price_per_token', money, (c) => c.notNull())
           .addColumn('worker_fee_per_token', money, (c) => c.notNull())
+          .execute();
+      },
+    },
+    '0003_state_records': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('proxy_state_records')
+          .addColumn('seqno', 'bigint', (c) => c.primaryKey().check(sql`seqno > 0`))
+          .addColumn('state_hash', 'text', (c) => c.notNull())
+          .addColumn('recorded_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
           .execute();
       },
     },

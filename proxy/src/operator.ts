@@ -54,6 +54,7 @@ export async function startProxyOperator(
     chargeIntervalMs: config.PROXY_CHARGE_INTERVAL_SECONDS * 1000,
     payoutIntervalMs: config.PROXY_PAYOUT_INTERVAL_SECONDS * 1000,
     creditWindow: config.PROXY_CREDIT_WINDOW,
+    stateIntervalMs: config.PROXY_STATE_INTERVAL_SECONDS * 1000,
   };
   return {
     link,

@@ -17,6 +17,7 @@ import { JobRouter } from './router.js';
 import { SettlementOutbox } from './settlement/outbox.js';
 import type { SettlementChain } from './settlement/port.js';
 import { SettlementSettings } from './settlement/settings.js';
+import { StateAnchor } from './settlement/state-anchor.js';
 import { VoucherBook } from './settlement/vouchers.js';
 import { WorkerEndpoint } from './worker-endpoint.js';
 
@@ -82,14 +83,33 @@ export class CocoonProxy {
     private readonly sweeper: NodeJS.Timeout,
     /** The settlement outbox, when the proxy settles on-chain. */
     readonly settlement: SettlementOutbox | undefined,
+    /** Records the settlement state hash on the Proxy contract, when the proxy settles on-chain. */
+    readonly stateAnchor: StateAnchor | undefined,
   ) {}
 
-  /** Migrates the store, reads the policy once (fails if it cannot), and listens. */
+  /**
+   * Migrates the store, checks it against the state hash on the Proxy contract when settling (throws
+   * StateRollbackError for a rolled-back database), reads the policy once (fails if it cannot), and listens.
+   */
   static async start(options: ProxyOptions, listen: { host: string; port: number }): Promise<CocoonProxy> {
     const limits = ProxyLimits.parse(options.limits ?? {});
     const clock = options.clock ?? systemClock;
     const { log, store, credit } = options;
     await store.migrate(proxyMigrations);
+    const settlementSettings = SettlementSettings.parse(options.settlement?.settings ?? {});
+    let stateAnchor: StateAnchor | undefined;
+    if (options.settlement !== undefined) {
+      stateAnchor = new StateAnchor({
+        db: store.db,
+        chain: options.settlement.chain,
+        intervalMs: settlementSettings.stateIntervalMs,
+        tickMs: settlementSettings.tickMs,
+        clock,
+        ...(log ? { log: log.child({ part: 'state-anchor' }) } : {}),
+      });
+      // before anything moves money or credit from this database
+      await stateAnchor.verify();
+    }
     const recovered = await credit.recover?.(limits.jobDeadlineMs + limits.receiptGraceMs);
     if (recovered) log?.info({ reservations: recovered }, 'settled reservations left by a previous run');
     const policy = new PolicyKeeper(
@@ -132,7 +152,7 @@ export class CocoonProxy {
         db: store.db,
         chain,
         proxySecretKey: secretKey,
-        settings: SettlementSettings.parse(options.settlement.settings ?? {}),
+        settings: settlementSettings,
         clock,
         ...(log ? { log: log.child({ part: 'settlement' }) } : {}),
       });
@@ -189,8 +209,20 @@ export class CocoonProxy {
       throw error;
     }
     settlement?.start();
+    stateAnchor?.start();
     log?.info({ address: server.address() }, 'proxy listening');
-    return new CocoonProxy(server, registry, router, ledger, policy, metrics, endpoint, sweeper, settlement);
+    return new CocoonProxy(
+      server,
+      registry,
+      router,
+      ledger,
+      policy,
+      metrics,
+      endpoint,
+      sweeper,
+      settlement,
+      stateAnchor,
+    );
   }
 
   get port(): number {
@@ -207,6 +239,7 @@ export class CocoonProxy {
   async close(): Promise<void> {
     clearInterval(this.sweeper);
     await this.settlement?.stop();
+    await this.stateAnchor?.stop();
     this.policy.stop();
     await this.endpoint.close();
     this.server.closeAllConnections();

@@ -90,6 +90,11 @@ export const SETTINGS = {
     'Every unpaid earning is paid at least this often',
     { default: '86400' },
   ),
+  PROXY_STATE_INTERVAL_SECONDS: setting(
+    z.coerce.number().int().positive(),
+    'How often the proxy anchors a hash of its settlement state in its Proxy contract (a restored older database is then refused at start)',
+    { default: '60' },
+  ),
   PROXY_STAKE: setting(
     z.coerce.bigint().positive(),
     "Nanotons the proxy stakes in its Proxy contract (at least the Root's minimum)",

@@ -131,7 +131,8 @@ export class SummaryService {
       source: job.source,
       language: job.language,
       length: job.length,
-      summary: result.summary.trim(),
+      // Postgres text cannot hold NUL, and Telegram refuses it: a model can emit it as a byte token.
+      summary: result.summary.replaceAll('\u0000', '').trim(),
       createdAt: now,
       expiresAt: now + this.ttlMs,
       ...(job.title === undefined ? {} : { title: job.title }),

@@ -9,7 +9,7 @@ import {
   WorkerContract,
 } from '@cocoon/contracts';
 import { type Address, type Cell, type OpenedContract, Address as TonAddress } from '@ton/core';
-import type { ClientAccount, SettlementChain, SignedTotal } from './port.js';
+import type { ChainStateRecord, ClientAccount, SettlementChain, SignedTotal } from './port.js';
 
 /** Whatever fixes a proxy's Client and Worker contracts: the Proxy contract and what its init data holds. */
 export interface ProxyLink {
@@ -58,8 +58,11 @@ export interface ContractSettlementOptions {
   proxy: OpenedContract<ProxyContract>;
   root: OpenedContract<RootContract>;
   codes: { client: Cell; worker: Cell };
-  /** Value attached to each Charge / Payout (pays its gas; the change ends up with the Proxy contract). */
-  messageValue?: { charge?: bigint; payout?: bigint };
+  /**
+   * Value attached to each Charge / Payout (pays its gas; the change ends up with the Proxy contract), and
+   * to each state record (the change stays with the Proxy contract for its owner's next withdrawal).
+   */
+  messageValue?: { charge?: bigint; payout?: bigint; stateRecord?: bigint };
 }
 
 /**
@@ -124,6 +127,21 @@ export function contractSettlement(chain: Chain, options: ContractSettlementOpti
         queryId: signed.queryId,
         signature: Buffer.from(signed.signature),
         value: options.messageValue?.payout ?? Value.payout,
+      });
+    },
+
+    async stateRecord(): Promise<ChainStateRecord> {
+      if (!(await chain.isDeployed(options.proxy.address)))
+        return { seqno: 0n, stateHash: '0'.repeat(64), at: 0 };
+      const record = await options.proxy.getStateRecord();
+      return { seqno: record.seqno, stateHash: record.stateHash.toString('hex'), at: record.at };
+    },
+
+    async sendStateRecord(seqno: bigint, stateHash: string): Promise<void> {
+      await options.proxy.sendRecordState(chain.sender, {
+        seqno,
+        stateHash: Buffer.from(stateHash, 'hex'),
+        value: options.messageValue?.stateRecord ?? Value.ownerOp,
       });
     },
   };

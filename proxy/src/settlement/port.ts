@@ -15,6 +15,16 @@ export interface SignedTotal {
   signature: Uint8Array;
 }
 
+/** The proxy's latest settlement state hash as its Proxy contract recorded it. */
+export interface ChainStateRecord {
+  /** 0 before the first record. */
+  seqno: bigint;
+  /** SHA-256, lowercase hex (all zero before the first record). */
+  stateHash: string;
+  /** Unix seconds the chain recorded it. */
+  at: number;
+}
+
 /**
  * What settlement needs of the chain (`contractSettlement` implements it over the real contracts).
  * Addresses are text in any form @ton/core parses; the methods return raw form (`0:…`).
@@ -39,4 +49,8 @@ export interface SettlementChain {
   sendCharge(contract: string, signed: SignedTotal): Promise<void>;
   /** Sends the proxy-signed Payout to the worker's contract (deploying it on the first one). */
   sendPayout(payoutAddress: string, signed: SignedTotal): Promise<void>;
+  /** The Proxy contract's state record (seqno 0 while it is not deployed). */
+  stateRecord(): Promise<ChainStateRecord>;
+  /** Records a state hash on the Proxy contract (its owner, the proxy's wallet, sends it); resolves once sent. */
+  sendStateRecord(seqno: bigint, stateHash: string): Promise<void>;
 }

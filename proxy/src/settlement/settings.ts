@@ -24,6 +24,11 @@ export const SettlementSettings = z.object({
   depositCacheMs: ms.default(5_000),
   /** How often the outbox plans and sends. */
   tickMs: ms.default(5_000),
+  /**
+   * How often the proxy records its settlement state hash on its Proxy contract (design: every 30–60 s), so
+   * a restart on a rolled-back database is refused. Each record costs one owner message's fees.
+   */
+  stateIntervalMs: ms.default(60_000),
   /** A sent message the chain has not confirmed after this long is sent again (the same total). */
   resendAfterMs: ms.default(60_000),
 });

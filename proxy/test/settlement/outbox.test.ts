@@ -64,6 +64,12 @@ class FakeChain implements SettlementChain {
     this.balance -= signed.total - before;
     this.paid.set(payoutAddress, signed.total);
   }
+  async stateRecord() {
+    return { seqno: 0n, stateHash: '0'.repeat(64), at: 0 };
+  }
+  async sendStateRecord(): Promise<void> {
+    throw new Error('no state records in these tests');
+  }
 }
 
 const settings = (overrides: Partial<SettlementSettings> = {}) =>
