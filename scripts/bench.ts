@@ -36,7 +36,7 @@ const gpu = (() => {
   }
 })();
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, GPU: ${gpu}, Node ${process.version}`;
-const generated = [`Latest run: ${new Date().toISOString()} on ${machine}.`, '', ...sections].join('\n\n');
+const generated = [`Latest run: ${new Date().toISOString()} on ${machine}.`, ...sections].join('\n\n');
 
 const path = new URL('BENCHMARKS.md', root);
 const text = readFileSync(path, 'utf8');
