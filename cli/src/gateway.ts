@@ -78,7 +78,13 @@ export function createGateway({ client, apiKey }: GatewayOptions): express.Expre
     } & z.input<typeof ChatRequest>,
   ) => {
     const { model: modelName, stream, stream_options, ...request } = body;
-    const model = await resolveModel(modelName).catch(() => undefined);
+    let model: string | undefined;
+    try {
+      model = await resolveModel(modelName);
+    } catch (error) {
+      // The proxy could not list its models: say so, rather than that the model does not exist.
+      return handleError(res, error);
+    }
     if (model === undefined)
       return sendError(res, 404, `no worker serves a model named ${modelName}`, 'model_not_found');
     const abort = new AbortController();
