@@ -1,7 +1,7 @@
 import { type Clock, systemClock } from '@cocoon/shared';
 import type { ChannelSettingsInput, HistoryJob, JobSource } from '@cocoon/shared/protocol/app-api';
 import { z } from 'zod';
-import { Billing, creditTonTopUp } from '../payments/billing.js';
+import { Billing, creditTonTopUp, sponsorSpentThisMonth } from '../payments/billing.js';
 import type { BotStore, ChannelSettings, JobRecord } from '../store/types.js';
 import type {
   AppAccount,
@@ -157,9 +157,7 @@ export class LedgerAppStore implements AppStore {
   }
 
   private async channelRecord(channel: ChannelSettings): Promise<AppChannelRecord> {
-    const now = new Date(this.clock.now());
-    const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
-    const spent = -(await this.store.ledgerTotals(channel.chatId, monthStart)).job;
+    const spent = await sponsorSpentThisMonth(this.store, channel.chatId, this.clock);
     return {
       chatId: channel.chatId,
       title: channel.title,

@@ -41,6 +41,13 @@ const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
  * against the job's estimate before it runs; jobs running at once for one account may overdraw it by at
  * most their receipts, which the next top-up covers.
  */
+/** What a channel's readers spent from its sponsor account this calendar month (UTC), in nanotons. */
+export async function sponsorSpentThisMonth(store: BotStore, chatId: number, clock: Clock): Promise<bigint> {
+  const now = new Date(clock.now());
+  const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
+  return -(await store.ledgerTotals(chatId, monthStart)).job;
+}
+
 export class Billing {
   private readonly clock: Clock;
 
@@ -61,9 +68,19 @@ export class Billing {
     return Math.max(0, this.options.freeDailySummaries - used);
   }
 
+  /** The sponsor pays when its account covers the job and the month's spending stays within its budget. */
+  private async sponsorCovers(chatId: number, estimate: bigint): Promise<boolean> {
+    if ((await this.store.balance(chatId)) < estimate) return false;
+    const budget = (await this.store.getChannel(chatId))?.sponsorBudget;
+    return (
+      budget === undefined ||
+      (await sponsorSpentThisMonth(this.store, chatId, this.clock)) + estimate <= budget
+    );
+  }
+
   async authorize(payer: Payer, estimate: bigint): Promise<Authorization> {
     const day = this.today();
-    if (payer.sponsorChannel !== undefined && (await this.store.balance(payer.sponsorChannel)) >= estimate) {
+    if (payer.sponsorChannel !== undefined && (await this.sponsorCovers(payer.sponsorChannel, estimate))) {
       return { payer, paidBy: 'sponsor', account: payer.sponsorChannel, day };
     }
     if (await this.store.takeFreeSummary(payer.userId, day, this.options.freeDailySummaries)) {

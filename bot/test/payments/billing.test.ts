@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Billing, creditTonTopUp, PaymentRequiredError } from '../../src/payments/billing.js';
 import { estimateSummaryCost, formatTon, starsFor } from '../../src/payments/pricing.js';
 import { InMemoryBotStore } from '../../src/store/memory.js';
+import type { ChannelSettings } from '../../src/store/types.js';
 import { FakeSummarizer } from '../../src/summarize/fake-summarizer.js';
 import { MAX_INPUT_CHARS } from '../../src/summarize/prompt.js';
 import { SummaryService } from '../../src/summarize/service.js';
@@ -99,6 +100,33 @@ describe('Billing with SummaryService', () => {
     expect(await store.balance(CHANNEL)).toBe(4_000n - (sponsored?.cost ?? 0n));
     await service.summarize(job(3, 2, CHANNEL)); // the budget no longer covers the estimate
     expect((await store.recentJobs(3, 1))[0]).toMatchObject({ paidBy: 'credit', account: 3 });
+  });
+
+  it("keeps a channel's sponsored spending within its monthly budget, then the reader pays", async () => {
+    const { store, service } = setup(0);
+    const channel: ChannelSettings = {
+      chatId: CHANNEL,
+      title: 'News',
+      enabled: true,
+      minPostLength: 0,
+      language: 'auto',
+      length: 'short',
+      payer: 'sponsor',
+      postAsComment: false,
+      canEditMessages: true,
+      active: true,
+      sponsorBudget: 1n,
+    };
+    await store.saveChannel(channel);
+    await store.addLedgerEntry({ key: 'ton:4:dd', account: CHANNEL, amount: 10n ** 9n, kind: 'ton', at: 0 });
+    await store.addLedgerEntry({ key: 'ton:5:ee', account: 5, amount: 10n ** 9n, kind: 'ton', at: 0 });
+    // A budget of 1 nanoton covers no job, however rich the sponsor account.
+    await service.summarize(job(5, 1, CHANNEL));
+    expect((await store.recentJobs(5, 1))[0]).toMatchObject({ paidBy: 'credit', account: 5 });
+    // Raised, it covers the next job.
+    await store.saveChannel({ ...channel, sponsorBudget: 10n ** 6n });
+    await service.summarize(job(5, 2, CHANNEL));
+    expect((await store.recentJobs(5, 1))[0]).toMatchObject({ paidBy: 'sponsor', account: CHANNEL });
   });
 
   it('forgets summaries after their time to live', async () => {
