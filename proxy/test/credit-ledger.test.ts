@@ -9,7 +9,6 @@ import {
 } from '@cocoon/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CreditSource, fixedAllowance, MemoryCredit, StoreCredit } from '../src/credit.js';
-import { proxyMigrations } from '../src/db.js';
 import { ProxyError } from '../src/errors.js';
 import { checkReceipt, type JobTerms, Ledger } from '../src/ledger.js';
 import { openTestStore } from './support/harness.js';
@@ -18,7 +17,6 @@ let testStore: Awaited<ReturnType<typeof openTestStore>>;
 
 beforeAll(async () => {
   testStore = await openTestStore();
-  await testStore.store.migrate(proxyMigrations);
 });
 afterAll(async () => {
   await testStore.remove();

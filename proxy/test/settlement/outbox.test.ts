@@ -8,7 +8,6 @@ import {
 } from '@cocoon/shared';
 import { Address } from '@ton/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { proxyMigrations } from '../../src/db.js';
 import { Ledger } from '../../src/ledger.js';
 import { ChainAllowance } from '../../src/settlement/allowance.js';
 import { SettlementOutbox } from '../../src/settlement/outbox.js';
@@ -20,7 +19,6 @@ import { meterJob } from './sandbox.js';
 let testStore: Awaited<ReturnType<typeof openTestStore>>;
 beforeAll(async () => {
   testStore = await openTestStore();
-  await testStore.store.migrate(proxyMigrations);
 });
 afterAll(async () => {
   await testStore.remove();

@@ -11,7 +11,6 @@ import { Address, toNano } from '@ton/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { StoreCredit } from '../../src/credit.js';
-import { proxyMigrations } from '../../src/db.js';
 import { Ledger } from '../../src/ledger.js';
 import { ChainAllowance } from '../../src/settlement/allowance.js';
 import { SettlementOutbox } from '../../src/settlement/outbox.js';
@@ -27,7 +26,6 @@ let net: SandboxNetwork;
 
 beforeAll(async () => {
   testStore = await openTestStore();
-  await testStore.store.migrate(proxyMigrations);
   net = await sandboxNetwork();
 }, 60_000);
 afterAll(async () => {

@@ -2,7 +2,6 @@ import { ensureProxy } from '@cocoon/contracts';
 import { ManualClock } from '@cocoon/shared';
 import { toNano } from '@ton/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { proxyMigrations } from '../../src/db.js';
 import { Ledger } from '../../src/ledger.js';
 import { contractSettlement } from '../../src/settlement/contracts.js';
 import type { SettlementChain } from '../../src/settlement/port.js';
@@ -18,7 +17,6 @@ let port: SettlementChain;
 
 beforeAll(async () => {
   testStore = await openTestStore();
-  await testStore.store.migrate(proxyMigrations);
   net = await sandboxNetwork();
   const proxy = await ensureProxy(net.chain, {
     owner: net.chain.wallet,

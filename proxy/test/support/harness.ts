@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { type AttestationPolicy, randomBytes, toHex } from '@cocoon/shared';
 import { openStore, type Store } from '@cocoon/shared/store/index';
 import { type CreditSource, fixedAllowance, MemoryCredit } from '../../src/credit.js';
-import type { ProxyDb } from '../../src/db.js';
+import { type ProxyDb, proxyMigrations } from '../../src/db.js';
 import { type PolicySource, StaticPolicySource } from '../../src/policy.js';
 import { CocoonProxy, type ProxyOptions } from '../../src/proxy.js';
 import { TestClient } from './test-client.js';
@@ -21,10 +21,11 @@ export const devPolicy = (overrides: Partial<AttestationPolicy> = {}): Attestati
   ...overrides,
 });
 
-/** One PGlite store in a temp folder for a test file. */
+/** One PGlite store in a temp folder for a test file, with the proxy's tables (a proxy's start migrates again: a no-op). */
 export async function openTestStore(): Promise<{ store: Store<ProxyDb>; remove(): Promise<void> }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'cocoon-proxy-test-'));
   const store = await openStore<ProxyDb>({ dataDir });
+  await store.migrate(proxyMigrations);
   return {
     store,
     async remove() {
