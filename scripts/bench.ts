@@ -4,7 +4,14 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 
-const PACKAGES = ['@cocoon/shared', '@cocoon/contracts', '@cocoon/worker', '@cocoon/proxy'];
+const PACKAGES = [
+  '@cocoon/shared',
+  '@cocoon/contracts',
+  '@cocoon/worker',
+  '@cocoon/proxy',
+  '@cocoon/bot',
+  '@cocoon/cli',
+];
 const root = new URL('../', import.meta.url);
 
 const sections: string[] = [];

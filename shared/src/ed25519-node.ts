@@ -20,13 +20,43 @@ function publicKeyObject(publicKey: Uint8Array): KeyObject {
   return key;
 }
 
-export function ed25519Sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array {
+interface ParsedPrivateKey {
+  bytes: Uint8Array;
+  key: KeyObject;
+  publicKey?: Uint8Array;
+}
+
+/**
+ * A worker signs every receipt, and a client every request, with one key: keep its parsed form, since parsing
+ * costs about ten times the signature (0.7 ms against 0.07 ms). Keyed by the array itself and checked against
+ * a copy of its bytes, so an array refilled with another key never signs with the old one.
+ */
+const privateKeys = new WeakMap<Uint8Array, ParsedPrivateKey>();
+
+function parsedPrivateKey(secretKey: Uint8Array): ParsedPrivateKey {
+  const cached = privateKeys.get(secretKey);
+  if (cached !== undefined && Buffer.compare(cached.bytes, secretKey) === 0) return cached;
   const key = createPrivateKey({
     key: Buffer.concat([PKCS8_PREFIX, secretKey]),
     format: 'der',
     type: 'pkcs8',
   });
-  return new Uint8Array(sign(null, message, key));
+  const parsed: ParsedPrivateKey = { bytes: Uint8Array.from(secretKey), key };
+  privateKeys.set(secretKey, parsed);
+  return parsed;
+}
+
+export function ed25519Sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array {
+  return new Uint8Array(sign(null, message, parsedPrivateKey(secretKey).key));
+}
+
+/** The public key of a 32-byte secret key (seed); a client computes it for every request it signs. */
+export function ed25519PublicKey(secretKey: Uint8Array): Uint8Array {
+  const parsed = parsedPrivateKey(secretKey);
+  parsed.publicKey ??= new Uint8Array(
+    createPublicKey(parsed.key).export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX.length),
+  );
+  return Uint8Array.from(parsed.publicKey);
 }
 
 export function ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {

@@ -1,5 +1,5 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { ed25519Sign, ed25519Verify } from '#ed25519';
+import { ed25519PublicKey, ed25519Sign, ed25519Verify } from '#ed25519';
 
 /** Ed25519 keys for receipts, client requests and cumulative totals: the same scheme TON's check_signature uses. */
 export interface SigningKeyPair {
@@ -12,7 +12,7 @@ export function generateSigningKeyPair(seed?: Uint8Array): SigningKeyPair {
   return { secretKey, publicKey };
 }
 
-export const signingPublicKey = (secretKey: Uint8Array): Uint8Array => ed25519.getPublicKey(secretKey);
+export const signingPublicKey = (secretKey: Uint8Array): Uint8Array => ed25519PublicKey(secretKey);
 
 export const signBytes = (message: Uint8Array, secretKey: Uint8Array): Uint8Array =>
   ed25519Sign(message, secretKey);

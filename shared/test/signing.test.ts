@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fromHex, randomBytes, toHex } from '../src/bytes.js';
 import * as nodeEd25519 from '../src/ed25519-node.js';
 import * as webEd25519 from '../src/ed25519-web.js';
-import { generateSigningKeyPair, signBytes, verifyBytes } from '../src/signing.js';
+import { generateSigningKeyPair, signBytes, signingPublicKey, verifyBytes } from '../src/signing.js';
 
 // RFC 8032 section 7.1, test 2 (one-byte message).
 const rfc = {
@@ -19,6 +19,7 @@ describe.each([
 ])('Ed25519 %s', (_, impl) => {
   it('matches RFC 8032', () => {
     expect(toHex(impl.ed25519Sign(rfc.message, rfc.secretKey))).toBe(rfc.signature);
+    expect(toHex(impl.ed25519PublicKey(rfc.secretKey))).toBe(toHex(rfc.publicKey));
     expect(impl.ed25519Verify(fromHex(rfc.signature), rfc.message, rfc.publicKey)).toBe(true);
     const forged = fromHex(rfc.signature);
     forged[0] = (forged[0] as number) ^ 1;
@@ -35,5 +36,19 @@ describe('signing', () => {
     expect(verifyBytes(webEd25519.ed25519Sign(message, keys.secretKey), message, keys.publicKey)).toBe(true);
     expect(verifyBytes(signature.subarray(1), message, keys.publicKey)).toBe(false);
     expect(verifyBytes(signature, message, keys.publicKey.subarray(1))).toBe(false);
+  });
+
+  it('signs with the key an array holds now, even after the same array held another key', () => {
+    const first = generateSigningKeyPair();
+    const second = generateSigningKeyPair();
+    const message = randomBytes(32);
+    const secretKey = Uint8Array.from(first.secretKey);
+    expect(verifyBytes(signBytes(message, secretKey), message, first.publicKey)).toBe(true);
+    expect(toHex(signingPublicKey(secretKey))).toBe(toHex(first.publicKey));
+    secretKey.set(second.secretKey);
+    expect(toHex(signingPublicKey(secretKey))).toBe(toHex(second.publicKey));
+    const signature = signBytes(message, secretKey);
+    expect(verifyBytes(signature, message, second.publicKey)).toBe(true);
+    expect(verifyBytes(signature, message, first.publicKey)).toBe(false);
   });
 });

@@ -1,12 +1,13 @@
 import { Chacha20Poly1305 } from '@hpke/chacha20poly1305';
 import { CipherSuite, HkdfSha256 } from '@hpke/core';
-import { DhkemX25519HkdfSha256 } from '@hpke/dhkem-x25519';
+import { createHpkeKem } from '#crypto-primitives';
 import { sha256, toHex } from '../bytes.js';
 import { SealError } from './errors.js';
 
 /**
  * RFC 9180 suite for wrapping job keys: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305 (appendix A.2).
- * The KEM and AEAD are pure JS so every browser can seal; only a 32-byte key per recipient goes through it.
+ * The AEAD is pure JS (only a 32-byte key per recipient goes through it); the X25519 of the KEM is OpenSSL's
+ * under Node and pure JS in browsers (#crypto-primitives), so every browser can seal.
  */
 export const HPKE_SUITE = {
   name: 'DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305',
@@ -16,7 +17,7 @@ export const HPKE_SUITE = {
 } as const;
 
 export const hpkeSuite = new CipherSuite({
-  kem: new DhkemX25519HkdfSha256(),
+  kem: createHpkeKem(),
   kdf: new HkdfSha256(),
   aead: new Chacha20Poly1305(),
 });

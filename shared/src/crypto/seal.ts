@@ -1,10 +1,11 @@
-import { sha256 as sha256Hasher } from '@noble/hashes/sha2.js';
+import { aesGcmDecrypt, aesGcmEncrypt, createSha256, deriveAeadKey } from '#crypto-primitives';
 import { fromBase64, fromHex, randomBytes, sha256, toBase64, utf8 } from '../bytes.js';
 import { type Clock, unixSeconds } from '../clock.js';
 import { encodeJobHeader, JobHeader, SealedChunk, SealedJob, type SealedKey } from '../protocol/job.js';
 import { JobId } from '../protocol/primitives.js';
 import { SealError } from './errors.js';
 import { HPKE_TAG_LENGTH, hpkeKeyId, hpkeOpen, hpkeSeal, type WorkerHpkeKeyPair } from './hpke.js';
+import { AES_GCM_TAG_LENGTH, type AeadKey } from './primitives.js';
 
 /*
  * Job sealing. A random 32-byte job key K is wrapped by HPKE to each candidate worker, with the canonical
@@ -21,7 +22,6 @@ import { HPKE_TAG_LENGTH, hpkeKeyId, hpkeOpen, hpkeSeal, type WorkerHpkeKeyPair 
 export const JOB_KEY_LENGTH = 32;
 const STREAM_SALT_LENGTH = 32;
 const GCM_NONCE_LENGTH = 12;
-const GCM_TAG_LENGTH = 16;
 const MAX_CHUNK_INDEX = 0xffffffff;
 
 const HPKE_INFO = utf8('cocoon/job-key/v1');
@@ -30,14 +30,9 @@ const RESPONSE_INFO = utf8('cocoon/v1/response');
 const CHUNK_AAD_LABEL = utf8('cocoon/v1/chunk');
 const MAX_RECIPIENTS = 8;
 
-/** WebCrypto wants buffers backed by an ArrayBuffer (not shared memory); copy only when needed. */
-const buffer = (bytes: Uint8Array): Uint8Array<ArrayBuffer> =>
-  bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : new Uint8Array(bytes);
-
 /** The symmetric secret of one job. Keep it in memory for as long as the job's answer may still arrive. */
 export class JobKey {
   readonly #secret: Uint8Array;
-  #hkdfBase: Promise<CryptoKey> | undefined;
 
   private constructor(secret: Uint8Array) {
     this.#secret = secret;
@@ -58,23 +53,12 @@ export class JobKey {
     return Uint8Array.from(this.#secret);
   }
 
-  requestKey(): Promise<CryptoKey> {
-    return this.#derive(new Uint8Array(0), REQUEST_INFO);
+  requestKey(): Promise<AeadKey> {
+    return deriveAeadKey(this.#secret, new Uint8Array(0), REQUEST_INFO);
   }
 
-  responseKey(streamSalt: Uint8Array, jobId: string): Promise<CryptoKey> {
-    return this.#derive(streamSalt, concat(RESPONSE_INFO, fromHex(jobId)));
-  }
-
-  async #derive(salt: Uint8Array, info: Uint8Array): Promise<CryptoKey> {
-    this.#hkdfBase ??= crypto.subtle.importKey('raw', buffer(this.#secret), 'HKDF', false, ['deriveKey']);
-    return crypto.subtle.deriveKey(
-      { name: 'HKDF', hash: 'SHA-256', salt: buffer(salt), info: buffer(info) },
-      await this.#hkdfBase,
-      { name: 'AES-GCM', length: 256 },
-      false,
-      ['encrypt', 'decrypt'],
-    );
+  responseKey(streamSalt: Uint8Array, jobId: string): Promise<AeadKey> {
+    return deriveAeadKey(this.#secret, streamSalt, concat(RESPONSE_INFO, fromHex(jobId)));
   }
 }
 
@@ -93,24 +77,6 @@ const u32be = (value: number): Uint8Array => {
   new DataView(out.buffer).setUint32(0, value);
   return out;
 };
-
-const gcmEncrypt = async (key: CryptoKey, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array) =>
-  new Uint8Array(
-    await crypto.subtle.encrypt(
-      { name: 'AES-GCM', iv: buffer(nonce), additionalData: buffer(aad) },
-      key,
-      buffer(plaintext),
-    ),
-  );
-
-const gcmDecrypt = async (key: CryptoKey, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array) =>
-  new Uint8Array(
-    await crypto.subtle.decrypt(
-      { name: 'AES-GCM', iv: buffer(nonce), additionalData: buffer(aad) },
-      key,
-      buffer(ciphertext),
-    ),
-  );
 
 const decodeBase64 = (text: string, what: string): Uint8Array => {
   try {
@@ -145,7 +111,7 @@ export async function sealJob(
   const aad = encodeJobHeader(validHeader);
   const secret = jobKey.exportBytes();
   const [body, wrapped] = await Promise.all([
-    jobKey.requestKey().then((key) => gcmEncrypt(key, REQUEST_NONCE, request, aad)),
+    jobKey.requestKey().then((key) => aesGcmEncrypt(key, REQUEST_NONCE, request, aad)),
     Promise.all(recipientPublicKeys.map((publicKey) => hpkeSeal(publicKey, secret, aad, HPKE_INFO))),
   ]);
   const recipients: SealedKey[] = wrapped.map(({ enc, ciphertext }, i) => ({
@@ -195,10 +161,11 @@ export async function openJob(
   const jobKey = JobKey.fromBytes(await hpkeOpen(keyPair, enc, wrappedKey, aad, HPKE_INFO));
 
   const ciphertext = decodeBase64(wire.data.body, 'body');
-  if (ciphertext.length < GCM_TAG_LENGTH) throw new SealError('malformed', 'body is shorter than its tag');
+  if (ciphertext.length < AES_GCM_TAG_LENGTH)
+    throw new SealError('malformed', 'body is shorter than its tag');
   let request: Uint8Array;
   try {
-    request = await gcmDecrypt(await jobKey.requestKey(), REQUEST_NONCE, ciphertext, aad);
+    request = await aesGcmDecrypt(await jobKey.requestKey(), REQUEST_NONCE, ciphertext, aad);
   } catch {
     throw new SealError('tampered', `job ${header.jobId}: body failed authentication`);
   }
@@ -229,12 +196,12 @@ const parseJobId = (jobId: string): Uint8Array => {
  * Sealer and opener feed it the same bytes, so the worker's receipt and the client's check agree.
  */
 class ResponseHasher {
-  readonly #hash = sha256Hasher.create();
+  readonly #hash = createSha256();
   add(data: Uint8Array): void {
     this.#hash.update(u32be(data.length)).update(data);
   }
   digest(): Uint8Array {
-    return this.#hash.clone().digest();
+    return this.#hash.digest();
   }
 }
 
@@ -256,7 +223,7 @@ export class ChunkSealer {
   readonly #salt = randomBytes(STREAM_SALT_LENGTH);
   readonly #hasher = new ResponseHasher();
   readonly #serial = new Serial();
-  #key: Promise<CryptoKey> | undefined;
+  #key: Promise<AeadKey> | undefined;
   #next = 0;
   #finished = false;
 
@@ -276,7 +243,7 @@ export class ChunkSealer {
     const index = this.#next;
     if (index > MAX_CHUNK_INDEX) throw new SealError('malformed', `job ${this.#jobId}: too many chunks`);
     this.#key ??= this.#jobKey.responseKey(this.#salt, this.#jobId);
-    const ciphertext = await gcmEncrypt(
+    const ciphertext = await aesGcmEncrypt(
       await this.#key,
       chunkNonce(index),
       plaintext,
@@ -304,7 +271,7 @@ export class ChunkOpener {
   readonly #jobIdBytes: Uint8Array;
   readonly #hasher = new ResponseHasher();
   readonly #serial = new Serial();
-  #key: CryptoKey | undefined;
+  #key: AeadKey | undefined;
   #next = 0;
   #finished = false;
 
@@ -333,14 +300,14 @@ export class ChunkOpener {
     }
     const data = decodeBase64(parsed.data.data, 'chunk data');
     const headerLength = index === 0 ? STREAM_SALT_LENGTH : 0;
-    if (data.length < headerLength + GCM_TAG_LENGTH) {
+    if (data.length < headerLength + AES_GCM_TAG_LENGTH) {
       throw new SealError('malformed', `job ${this.#jobId}: chunk ${index} is too short`);
     }
     const key =
       this.#key ?? (await this.#jobKey.responseKey(data.subarray(0, STREAM_SALT_LENGTH), this.#jobId));
     let plaintext: Uint8Array;
     try {
-      plaintext = await gcmDecrypt(
+      plaintext = await aesGcmDecrypt(
         key,
         chunkNonce(index),
         data.subarray(headerLength),

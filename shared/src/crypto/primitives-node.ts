@@ -1,0 +1,86 @@
+// Node build of the hot primitives (see primitives.ts): OpenSSL through node:crypto, synchronous, with
+// AES-NI and SHA extensions where the CPU has them. Browsers get primitives-web.ts.
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createSecretKey,
+  type Hash,
+  hkdfSync,
+  type KeyObject,
+} from 'node:crypto';
+import { DhkemX25519HkdfSha256, type KemInterface } from '@hpke/core';
+import { AES_GCM_TAG_LENGTH, type AeadKey, type Sha256Stream } from './primitives.js';
+
+/** A plain Uint8Array over a Buffer's bytes: Buffer's own slice() shares memory, which callers do not expect. */
+const plain = (buffer: Buffer): Uint8Array =>
+  new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+const view = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+export const sha256 = (data: Uint8Array): Uint8Array => plain(createHash('sha256').update(data).digest());
+
+class NodeSha256Stream implements Sha256Stream {
+  readonly #hash: Hash = createHash('sha256');
+  update(data: Uint8Array): Sha256Stream {
+    this.#hash.update(data);
+    return this;
+  }
+  digest(): Uint8Array {
+    return plain(this.#hash.copy().digest());
+  }
+}
+export const createSha256 = (): Sha256Stream => new NodeSha256Stream();
+
+export const toBase64 = (data: Uint8Array): string => view(data).toString('base64');
+
+/** atob decides what is valid (the same rule as in browsers); Buffer only converts its result. */
+export const fromBase64 = (text: string): Uint8Array => plain(Buffer.from(atob(text), 'latin1'));
+
+export async function deriveAeadKey(
+  secret: Uint8Array,
+  salt: Uint8Array,
+  info: Uint8Array,
+): Promise<AeadKey> {
+  const key = createSecretKey(new Uint8Array(hkdfSync('sha256', secret, salt, info, 32)));
+  return key as unknown as AeadKey;
+}
+
+export async function aesGcmEncrypt(
+  key: AeadKey,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+): Promise<Uint8Array> {
+  const cipher = createCipheriv('aes-256-gcm', key as unknown as KeyObject, nonce, {
+    authTagLength: AES_GCM_TAG_LENGTH,
+  });
+  cipher.setAAD(aad);
+  const out = new Uint8Array(plaintext.length + AES_GCM_TAG_LENGTH);
+  // GCM is a stream mode: update() returns every byte and final() none.
+  out.set(cipher.update(plaintext), 0);
+  cipher.final();
+  out.set(cipher.getAuthTag(), plaintext.length);
+  return out;
+}
+
+/** Throws when the tag does not verify (changed ciphertext, aad, nonce or key). */
+export async function aesGcmDecrypt(
+  key: AeadKey,
+  nonce: Uint8Array,
+  ciphertext: Uint8Array,
+  aad: Uint8Array,
+): Promise<Uint8Array> {
+  if (ciphertext.length < AES_GCM_TAG_LENGTH) throw new Error('ciphertext is shorter than its tag');
+  const tagAt = ciphertext.length - AES_GCM_TAG_LENGTH;
+  const decipher = createDecipheriv('aes-256-gcm', key as unknown as KeyObject, nonce, {
+    authTagLength: AES_GCM_TAG_LENGTH,
+  });
+  decipher.setAAD(aad);
+  decipher.setAuthTag(ciphertext.subarray(tagAt));
+  const plaintext = decipher.update(ciphertext.subarray(0, tagAt));
+  decipher.final(); // checks the tag; GCM returns no bytes here
+  return plain(plaintext);
+}
+
+/** X25519 through WebCrypto, which Node implements with OpenSSL: several times faster than pure JS. */
+export const createHpkeKem = (): KemInterface => new DhkemX25519HkdfSha256();
