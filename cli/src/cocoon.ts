@@ -10,7 +10,18 @@ import { FileVoucherStore } from '@cocoon/shared/client/voucher-file';
 import { loadProcessConfigOrExit } from '@cocoon/shared/config-file';
 import { loadOrCreateKey } from '@cocoon/shared/key-file';
 import { Address } from '@ton/core';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import {
+  CLI_ACCOUNT,
+  type CliAccount,
+  formatBalance,
+  formatTon,
+  openCliAccount,
+  readBalance,
+  TonAmount,
+  topUp,
+  withdraw,
+} from './account.js';
 import { createGateway } from './gateway.js';
 import { readLocalNetwork } from './local-network.js';
 
@@ -32,7 +43,7 @@ async function connect(
       policy: local.policy,
       vouchers: {
         ...local.cliAccount,
-        store: new FileVoucherStore(join(config.COCOON_DATA_DIR, 'cli-vouchers.json')),
+        store: new FileVoucherStore(join(config.COCOON_DATA_DIR, `${CLI_ACCOUNT}-vouchers.json`)),
       },
     });
     return { client, close: async () => {} };
@@ -91,6 +102,29 @@ async function run(
   }
 }
 
+/** Runs an account command: the CLI's wallet and Client contract, no proxy needed. */
+async function runAccount(work: (account: CliAccount) => Promise<void>): Promise<void> {
+  const config = loadProcessConfigOrExit();
+  try {
+    const account = await openCliAccount(config);
+    try {
+      await work(account);
+    } finally {
+      await account.chain.close();
+    }
+  } catch (error) {
+    console.error(`cocoon: ${(error as Error).message}`);
+    process.exitCode = 1;
+  }
+}
+
+/** A TON amount argument, or a usage error naming what is wrong with it. */
+function tonAmount(text: string): bigint {
+  const parsed = TonAmount.safeParse(text);
+  if (!parsed.success) throw new InvalidArgumentError(parsed.error.issues[0]?.message ?? 'not an amount');
+  return parsed.data;
+}
+
 const program = new Command('cocoon')
   .description('Use the Cocoon network: confidential LLM inference on TON.')
   .showHelpAfterError();
@@ -109,7 +143,7 @@ program
   .option('--max-tokens <n>', 'longest answer', '256')
   .description('ask a model; the answer streams as it is decrypted')
   .action((prompt: string[], flags: { model?: string; maxTokens: string }) =>
-    run('cli', async (client) => {
+    run(CLI_ACCOUNT, async (client) => {
       const model = await pickModel(client, flags.model);
       const result = await client.chat(
         { messages: [{ role: 'user', content: prompt.join(' ') }], max_tokens: Number(flags.maxTokens) },
@@ -129,7 +163,7 @@ program
   .description('summarize a page, a file or standard input')
   .action(
     (source: string, flags: { model?: string; length: 'short' | 'bullets' | 'detailed'; language: string }) =>
-      run('cli', async (client) => {
+      run(CLI_ACCOUNT, async (client) => {
         let text: string;
         let title: string | undefined;
         if (/^https?:\/\//i.test(source)) {
@@ -158,7 +192,7 @@ program
   .option('-m, --model <name>', 'model name or SHA-256 (default: every model)')
   .description('workers on the network, each with its attestation verified here')
   .action((flags: { model?: string }) =>
-    run('cli', async (client) => {
+    run(CLI_ACCOUNT, async (client) => {
       const models = await client.models();
       for (const listing of models.filter(
         (m) => flags.model === undefined || m.model === flags.model || m.name === flags.model,
@@ -173,6 +207,48 @@ program
         }
         for (const r of refused) console.log(`  ✗ ${r.workerId}  ${r.reason}`);
       }
+    }),
+  );
+
+program
+  .command('balance')
+  .description(
+    "the CLI account's credit: its Client contract's deposit, what was charged and signed, and its wallet",
+  )
+  .action(() =>
+    runAccount(async (account) => {
+      console.log(formatBalance(await readBalance(account)));
+    }),
+  );
+
+program
+  .command('topup')
+  .argument('<amount>', 'TON to move from the wallet into the Client contract, e.g. 1 or 0.25', tonAmount)
+  .description("move TON from the CLI's wallet into its Client contract (the deposit jobs are paid from)")
+  .action((amount: bigint) =>
+    runAccount(async (account) => {
+      const { credited } = await topUp(account, amount);
+      console.log(
+        `topped up: ${formatTon(credited)} credited (${formatTon(amount)} sent; the contract keeps ${formatTon(amount - credited)} for its gas)\n`,
+      );
+      console.log(formatBalance(await readBalance(account)));
+    }),
+  );
+
+program
+  .command('withdraw')
+  .argument('[amount]', 'TON to take back (default: all that is withdrawable)', tonAmount)
+  .summary('take unused deposit back to the wallet, at once')
+  .description(
+    'take unused deposit back to the wallet, at once (no waiting period: the owner may always withdraw the deposit). ' +
+      'What you signed and the proxy has not charged yet stays: it is owed. A stake (the CLI deposits none) ' +
+      "leaves only by a refund request and, after the contract's close delay, a forced refund.",
+  )
+  .action((amount: bigint | undefined) =>
+    runAccount(async (account) => {
+      const done = await withdraw(account, amount);
+      console.log(`withdrew ${formatTon(done.amount)} to the wallet ${account.chain.wallet}\n`);
+      console.log(formatBalance(await readBalance(account)));
     }),
   );
 

@@ -9,7 +9,9 @@ export const LocalNetwork = z.object({
   proxyUrl: z.url(),
   gatewayUrl: z.url(),
   rootAddress: z.string(),
-  /** The `cocoon` CLI's client account, funded by npm start (the CLI cannot send on the sandbox it owns). */
+  /** The local chain as toncenter v2 JSON-RPC on loopback (sandbox only): how the CLI's wallet reaches it. */
+  chainRpcUrl: z.url().optional(),
+  /** The `cocoon` CLI's client account: its Client contract, owned by the CLI's wallet, funded by npm start. */
   cliAccount: z.object({ owner: z.string(), contract: z.string() }),
   policy: AttestationPolicy,
 });

@@ -4,18 +4,22 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type RunningTelegramApp, startTelegramApp } from '@cocoon/bot';
+import { type ReadArticle, type RunningTelegramApp, startTelegramApp } from '@cocoon/bot';
 import {
   type Chain,
   chainOptionsFromConfig,
   DEFAULT_ROOT_PARAMS,
   ensureRoot,
   FileCursorStore,
+  loadOrCreateMnemonic,
   openChain,
   RootContract,
   rootPolicySource,
+  SandboxChain,
+  serveChainRpc,
   TopUpWatcher,
   topUpCredit,
+  walletAddress,
 } from '@cocoon/contracts';
 import { CocoonProxy, clientContractFor, type ProxyLink, startProxyOperator } from '@cocoon/proxy';
 import { type AttestationPolicy, CocoonClient, type Config, toHex, type WorkerListing } from '@cocoon/shared';
@@ -24,7 +28,8 @@ import { loadOrCreateKey } from '@cocoon/shared/key-file';
 import type { Logger } from '@cocoon/shared/log';
 import { openStore, type Store } from '@cocoon/shared/store';
 import { type Engine, loadEngine, type RunningWorker, startWorker } from '@cocoon/worker';
-import { Address, type OpenedContract } from '@ton/core';
+import { Address, type OpenedContract, toNano } from '@ton/core';
+import { CLI_ACCOUNT } from './account.js';
 import { createGateway } from './gateway.js';
 
 export interface NetworkOptions {
@@ -33,16 +38,20 @@ export interface NetworkOptions {
   /** Replace llama.cpp in the embedded worker (tests of other parts use the fake engine). */
   engine?: Engine;
   /** Ports of 0 pick free ones (tests). */
-  ports?: { proxy?: number; gateway?: number; workerStatus?: number | null; app?: number };
+  ports?: { proxy?: number; gateway?: number; workerStatus?: number | null; app?: number; chainRpc?: number };
   /** Another Bot API server (tests use a recording one). */
   botApiRoot?: string;
+  /** Another link reader for the bot and the Mini App (tests let it reach a loopback page server). */
+  readArticle?: ReadArticle;
 }
 
 export interface RunningNetwork {
   chain: Chain;
+  /** The local chain's loopback JSON-RPC (sandbox only): how other processes (the CLI) send on it. */
+  chainRpcUrl?: string;
   /** The Proxy contract and what fixes every Client and Worker contract of this proxy. */
   link: ProxyLink;
-  /** The CLI's client account: its wallet and funded Client contract (for `cocoon` commands). */
+  /** The CLI's client account: its wallet (owner) and funded Client contract (for `cocoon` commands). */
   cliAccount: { owner: string; contract: string };
   /** What clients of this network trust: the Root contract's allowlists. */
   policy: { read(): Promise<AttestationPolicy> };
@@ -92,6 +101,7 @@ export async function startNetwork({
   engine,
   ports = {},
   botApiRoot,
+  readArticle,
 }: NetworkOptions): Promise<RunningNetwork> {
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
@@ -108,6 +118,12 @@ export async function startNetwork({
 
     const chain = await openChain(chainOptionsFromConfig(config));
     stops.push(() => chain.close());
+    let chainRpcUrl: string | undefined;
+    if (chain instanceof SandboxChain) {
+      const rpc = await serveChainRpc(chain, { port: ports.chainRpc ?? config.TON_RPC_PORT });
+      stops.push(() => rpc.close());
+      chainRpcUrl = rpc.url;
+    }
 
     const workerLog = log.child({ role: 'worker' });
     const workerEngine = engine ?? (await loadEngine(config, workerLog));
@@ -154,8 +170,11 @@ export async function startNetwork({
       log,
     };
     const { client } = await localClient({ ...clientOptions, name: 'gateway' });
-    // The CLI cannot send on the sandbox chain while this process owns it: fund its account here.
-    const cli = await localClient({ ...clientOptions, name: 'cli' });
+    const cli = await localClient({
+      ...clientOptions,
+      name: CLI_ACCOUNT,
+      owner: await cliWallet(chain, config, log),
+    });
     const gateway = createGateway({
       client,
       ...(config.GATEWAY_API_KEY ? { apiKey: config.GATEWAY_API_KEY } : {}),
@@ -174,8 +193,17 @@ export async function startNetwork({
       store,
       client: app.client,
       ...(config.BOT_TOKEN ? { token: config.BOT_TOKEN } : {}),
+      ...(config.WEBHOOK_URL
+        ? {
+            webhook: {
+              url: config.WEBHOOK_URL,
+              ...(config.WEBHOOK_SECRET ? { secret: config.WEBHOOK_SECRET } : {}),
+            },
+          }
+        : {}),
       appToken: config.BOT_TOKEN ?? (await localAppToken(config.COCOON_DATA_DIR)),
       ...(botApiRoot ? { apiRoot: botApiRoot } : {}),
+      ...(readArticle ? { readArticle } : {}),
       host: config.APP_HOST,
       port: ports.app ?? config.APP_PORT,
       ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
@@ -208,6 +236,7 @@ export async function startNetwork({
     stops.push(async () => watcher.stop());
     return {
       chain,
+      ...(chainRpcUrl ? { chainRpcUrl } : {}),
       link: operator.link,
       cliAccount: cli.account,
       policy,
@@ -229,6 +258,8 @@ export async function startNetwork({
 
 interface LocalClientOptions {
   name: string;
+  /** The wallet owning the Client contract (the one that may withdraw); default: this process's wallet. */
+  owner?: Address;
   chain: Chain;
   link: ProxyLink;
   clientCode: Parameters<typeof clientContractFor>[3];
@@ -246,15 +277,14 @@ export async function localClient(
   options: LocalClientOptions,
 ): Promise<{ client: CocoonClient; account: { owner: string; contract: string } }> {
   const { name, chain, link, config } = options;
+  const owner = options.owner ?? chain.wallet;
   const clientKey = await loadOrCreateKey(config.COCOON_DATA_DIR, name);
-  const contract = chain.open(
-    clientContractFor(link, chain.wallet, toHex(clientKey.publicKey), options.clientCode),
-  );
+  const contract = chain.open(clientContractFor(link, owner, toHex(clientKey.publicKey), options.clientCode));
   if (!(await chain.isDeployed(contract.address))) {
     await contract.sendTopUp(chain.sender, { value: config.CLIENT_DEPOSIT });
     options.log.info({ client: name, contract: contract.address.toString() }, 'client contract funded');
   }
-  const account = { owner: chain.wallet.toString(), contract: contract.address.toString() };
+  const account = { owner: owner.toString(), contract: contract.address.toString() };
   const client = new CocoonClient({
     proxyUrl: options.proxyUrl,
     clientKey,
@@ -265,6 +295,27 @@ export async function localClient(
     },
   });
   return { client, account };
+}
+
+/** What a new local CLI wallet gets from this process's wallet on the sandbox, for `cocoon topup`. */
+const CLI_WALLET_FUNDING = toNano('100');
+
+/**
+ * The CLI's wallet. On the sandbox it is a wallet of its own (a mnemonic in the data folder, which the CLI
+ * uses over the chain's JSON-RPC), funded here once, while it has never received anything; on testnet and
+ * mainnet it is the configured wallet (TON_MNEMONIC), this process's own.
+ */
+async function cliWallet(chain: Chain, config: Config, log: Logger): Promise<Address> {
+  if (chain.network !== 'sandbox') return chain.wallet;
+  const wallet = await walletAddress(
+    await loadOrCreateMnemonic(config.COCOON_DATA_DIR, CLI_ACCOUNT),
+    'sandbox',
+  );
+  if (!(await chain.isDeployed(wallet)) && (await chain.getBalance(wallet)) === 0n) {
+    await chain.transfer({ to: wallet, value: CLI_WALLET_FUNDING, bounce: false });
+    log.info({ wallet: wallet.toString() }, 'CLI wallet funded');
+  }
+  return wallet;
 }
 
 /** How often the chain watcher looks for users' top-ups. */

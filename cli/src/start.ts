@@ -2,6 +2,8 @@
 import type { Config } from '@cocoon/shared';
 import { loadProcessConfigOrExit } from '@cocoon/shared/config-file';
 import { createLogger } from '@cocoon/shared/log';
+import { Address } from '@ton/core';
+import { formatTon } from './account.js';
 import { writeLocalNetwork } from './local-network.js';
 import { type RunningNetwork, startNetwork } from './network.js';
 
@@ -9,8 +11,6 @@ export interface StatusRow {
   component: string;
   detail: string;
 }
-
-const ton = (nanotons: bigint) => `${(Number(nanotons) / 1e9).toFixed(3)} TON`;
 
 export async function statusRows(network: RunningNetwork, config: Config): Promise<StatusRow[]> {
   const { worker, chain, root } = network;
@@ -22,8 +22,11 @@ export async function statusRows(network: RunningNetwork, config: Config): Promi
     },
     {
       component: 'wallet',
-      detail: `${chain.wallet.toString()}  ${ton(await chain.getBalance(chain.wallet))}`,
+      detail: `${chain.wallet.toString()}  ${formatTon(await chain.getBalance(chain.wallet))}`,
     },
+    ...(network.chainRpcUrl
+      ? [{ component: 'chain RPC', detail: `${network.chainRpcUrl}  (toncenter v2 JSON-RPC, loopback only)` }]
+      : []),
     { component: 'Root contract', detail: root.address.toString() },
     {
       component: 'database',
@@ -42,7 +45,15 @@ export async function statusRows(network: RunningNetwork, config: Config): Promi
     { component: 'OpenAI gateway', detail: `${network.gatewayUrl}/v1/chat/completions` },
     {
       component: 'Proxy contract',
-      detail: `${network.link.proxy.toString()}  ${ton(await chain.getBalance(network.link.proxy))}`,
+      detail: `${network.link.proxy.toString()}  ${formatTon(await chain.getBalance(network.link.proxy))}`,
+    },
+    {
+      component: 'CLI account',
+      detail: `${network.cliAccount.contract}  (cocoon balance | topup | withdraw)`,
+    },
+    {
+      component: 'CLI wallet',
+      detail: `${network.cliAccount.owner}  ${formatTon(await chain.getBalance(Address.parse(network.cliAccount.owner)))}`,
     },
     {
       component: 'Mini App',
@@ -74,6 +85,7 @@ export async function main(): Promise<void> {
     proxyUrl: network.proxy.url,
     gatewayUrl: network.gatewayUrl,
     rootAddress: network.root.address.toString(),
+    ...(network.chainRpcUrl ? { chainRpcUrl: network.chainRpcUrl } : {}),
     cliAccount: network.cliAccount,
     policy: await network.policy.read(),
   });

@@ -39,7 +39,7 @@ beforeAll(async () => {
   network = await startNetwork({
     config,
     log,
-    ports: { proxy: 0, gateway: 0, workerStatus: null, app: 0 },
+    ports: { proxy: 0, gateway: 0, workerStatus: null, app: 0, chainRpc: 0 },
     botApiRoot: botApi.apiRoot,
   });
   for (let i = 0; i < 100 && network.worker.link.state !== 'admitted'; i++)

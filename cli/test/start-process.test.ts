@@ -1,14 +1,16 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { topUpCredit, Value } from '@cocoon/contracts';
 import { writeTinyGguf } from '@cocoon/worker/testing';
+import { toNano } from '@ton/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatTon } from '../src/account.js';
+import { runCocoon, spawnScript } from './support/processes.js';
 
-const root = new URL('../../', import.meta.url).pathname;
-const tsx = join(root, 'node_modules/.bin/tsx');
 let dir: string;
 let env: NodeJS.ProcessEnv;
 /** Every process started, killed at the end whatever the test did. */
@@ -24,25 +26,28 @@ async function freePort(): Promise<number> {
 
 /** Starts `npm start`'s entry point and resolves with its status table once it is up (bounded wait). */
 async function start(): Promise<{ child: ChildProcess; table: string }> {
-  const child = spawn(tsx, [join(root, 'cli/src/start.ts')], {
-    cwd: dir,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout?.on('data', (data) => {
-    out += String(data);
-  });
-  child.stderr?.on('data', (data) => {
-    out += String(data);
-  });
+  const { child, output } = spawnScript('cli/src/start.ts', [], { cwd: dir, env });
+  children.add(child);
   const deadline = Date.now() + 90_000;
-  while (!out.includes('Ctrl-C stops')) {
+  while (!output().includes('Ctrl-C stops')) {
     if (Date.now() > deadline || child.exitCode !== null)
-      throw new Error(`npm start did not come up:\n${out}`);
+      throw new Error(`npm start did not come up:\n${output()}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  return { child, table: out };
+  return { child, table: output() };
+}
+
+const cocoon = (...args: string[]) => runCocoon(args, { cwd: dir, env }, (child) => children.add(child));
+
+/** `cocoon balance`'s amounts, in nanotons, read back from its 9-decimal TON figures. */
+function balances(output: string): Record<string, bigint> {
+  const nanotons = (text: string) => BigInt(text.replace('.', ''));
+  const found: Record<string, bigint> = {};
+  for (const [, name, amount] of output.matchAll(/^\s+(\w+)\s+(\d+\.\d{9}) TON/gm))
+    if (name && amount) found[name] = nanotons(amount);
+  const wallet = output.match(/^Wallet\s+\S+\s+(\d+\.\d{9}) TON/m)?.[1];
+  if (wallet) found.wallet = nanotons(wallet);
+  return found;
 }
 
 async function stop(child: ChildProcess): Promise<number | null> {
@@ -77,6 +82,7 @@ beforeAll(async () => {
     GATEWAY_PORT: String(await freePort()),
     WORKER_STATUS_PORT: String(await freePort()),
     APP_PORT: String(await freePort()),
+    TON_RPC_PORT: String(await freePort()),
   };
   await writeFile(
     join(dir, 'post.txt'),
@@ -90,26 +96,54 @@ afterAll(async () => {
 });
 
 describe('npm start, as a process', () => {
-  it('comes up, answers `cocoon summarize`, stops on SIGINT, and comes back with the same balances', async () => {
+  it('comes up, answers `cocoon summarize` and `balance | topup | withdraw`, stops on SIGINT, and comes back with the same balances', async () => {
     const first = await start();
     expect(row(first.table, 'Root contract')).toMatch(/^Root contract\s+\S+/);
 
-    const summarize = spawn(
-      tsx,
-      [join(root, 'cli/src/cocoon.ts'), 'summarize', 'post.txt', '--length', 'short'],
-      { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let output = '';
-    summarize.stdout?.on('data', (data) => {
-      output += String(data);
-    });
-    summarize.stderr?.on('data', (data) => {
-      output += String(data);
-    });
-    const [code] = await once(summarize, 'exit');
+    const { code, output } = await cocoon('summarize', 'post.txt', '--length', 'short');
     expect(code, output).toBe(0);
     expect(output).toMatch(/receipt\s+[0-9a-f]{64} ✓ signed by the attested worker/);
     expect(output).toMatch(/cost\s+\d+ nanoTON/);
+
+    // The CLI's wallet reaches the chain through npm start's loopback JSON-RPC, as it would reach toncenter.
+    expect(row(first.table, 'chain RPC')).toContain(`http://127.0.0.1:${env.TON_RPC_PORT}/api/v2/jsonRPC`);
+    const opening = await cocoon('balance');
+    expect(opening.code, opening.output).toBe(0);
+    const before = balances(opening.output);
+    // the summary above was paid by a voucher, not yet charged on chain
+    expect(before.signed).toBeGreaterThan(0n);
+    expect(before.pending).toBe((before.signed ?? 0n) - (before.charged ?? 0n));
+    expect(before.wallet).toBe(toNano('100'));
+
+    const topup = await cocoon('topup', '1');
+    expect(topup.code, topup.output).toBe(0);
+    const afterTopUp = balances(topup.output);
+    // every nanoton arrives, less the top-up's gas bound the contract keeps (a charge meanwhile moves value
+    // from deposit to charged, so their sum is what a top-up changes)
+    const funded = (b: Record<string, bigint>) => (b.deposit ?? 0n) + (b.charged ?? 0n);
+    expect(funded(afterTopUp) - funded(before)).toBe(topUpCredit(toNano('1')));
+    expect(topup.output).toContain(`credited (1.000000000 TON sent`);
+    const sendCost = (before.wallet ?? 0n) - toNano('1') - (afterTopUp.wallet ?? 0n);
+    expect(sendCost).toBeGreaterThan(0n);
+    expect(sendCost).toBeLessThan(toNano('0.01'));
+
+    const tooMuch = await cocoon('topup', '1000');
+    expect(tooMuch.code).toBe(1);
+    expect(tooMuch.output).toMatch(/holds 98\.\d{9} TON; a top-up of 1000\.000000000 TON needs/);
+
+    const out = await cocoon('withdraw');
+    expect(out.code, out.output).toBe(0);
+    const afterWithdraw = balances(out.output);
+    // everything but what the CLI signed and the proxy has not charged yet
+    expect(out.output).toContain(`withdrew ${formatTon(afterTopUp.withdrawable ?? 0n)}`);
+    expect((afterWithdraw.deposit ?? 0n) - (afterWithdraw.pending ?? 0n)).toBe(0n);
+    expect(afterWithdraw.withdrawable).toBe(0n);
+    const returned = (afterWithdraw.wallet ?? 0n) - (afterTopUp.wallet ?? 0n);
+    expect(returned).toBeGreaterThan((afterTopUp.withdrawable ?? 0n) - toNano('0.01'));
+    expect(returned).toBeLessThanOrEqual((afterTopUp.withdrawable ?? 0n) + Value.ownerOp);
+    const nothingLeft = await cocoon('withdraw');
+    expect(nothingLeft.code).toBe(1);
+    expect(nothingLeft.output).toContain('nothing to withdraw');
 
     expect(await stop(first.child)).toBe(0);
     const second = await start();
@@ -126,5 +160,9 @@ describe('npm start, as a process', () => {
     expect(status.jobsServed).toBeGreaterThanOrEqual(1);
     expect(BigInt(status.earnedNanotons)).toBeGreaterThan(0n);
     expect(await stop(second.child)).toBe(0);
-  });
+
+    const stopped = await cocoon('balance');
+    expect(stopped.code).toBe(1);
+    expect(stopped.output).toContain('the local network is not running');
+  }, 400_000);
 });

@@ -59,6 +59,11 @@ export const SETTINGS = {
     'Operator wallet mnemonic (24 words) for testnet/mainnet',
     { secret: true },
   ),
+  TON_RPC_PORT: setting(
+    port,
+    "Loopback port where `npm start` serves the sandbox chain as toncenter v2 JSON-RPC (the `cocoon` CLI's wallet uses it)",
+    { default: '8482' },
+  ),
   ROOT_ADDRESS: setting(
     z.string().min(1),
     'Root contract to trust on testnet/mainnet; unset on the sandbox = deployed on first start',
@@ -173,6 +178,15 @@ export const SETTINGS = {
   BOT_TOKEN: setting(
     z.string().regex(/^\d+:[\w-]{20,}$/, 'expected a token from @BotFather like 123456:ABC-...'),
     'Telegram bot token from @BotFather; unset = no bot',
+    { secret: true },
+  ),
+  WEBHOOK_URL: setting(
+    url('https'),
+    'Public HTTPS URL Telegram pushes bot updates to; the Mini App server serves its path. Unset = long polling',
+  ),
+  WEBHOOK_SECRET: setting(
+    z.string().regex(/^[\w-]{1,256}$/, 'expected 1 to 256 characters from A-Z, a-z, 0-9, _ and -'),
+    'Secret token Telegram sends with each webhook update; unset = derived from BOT_TOKEN',
     { secret: true },
   ),
 } as const;

@@ -1,7 +1,15 @@
-export { NetworkChain, type NetworkChainOptions, SendTimeoutError, type TonClientLike } from './network.js';
+export { CHAIN_RPC_PATH, type ChainRpcServer, serveChainRpc } from './local-rpc.js';
+export {
+  NetworkChain,
+  type NetworkChainOptions,
+  SendTimeoutError,
+  type TonClientLike,
+  walletAddress,
+} from './network.js';
 export { type ChainOptions, chainOptionsFromConfig, chainOptionsSchema, openChain } from './open.js';
 export { ChainStateError, SandboxChain, type SandboxChainOptions } from './sandbox.js';
 export * from './types.js';
+export { loadOrCreateMnemonic } from './wallet-file.js';
 export {
   FileCursorStore,
   type TopUpEvent,

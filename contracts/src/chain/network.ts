@@ -5,10 +5,33 @@ import { internal, SendMode } from '@ton/core';
 import { type KeyPair, mnemonicToPrivateKey } from '@ton/crypto';
 import { TonClient, WalletContractV5R1 } from '@ton/ton';
 import { z } from 'zod';
-import type { Chain, TransactionCursor, TransferRequest } from './types.js';
+import type { Chain, TonNetwork, TransactionCursor, TransferRequest } from './types.js';
+
+/**
+ * The global id (config param 19) a wallet v5r1 binds into its wallet id. The local chain is @ton/sandbox with
+ * its default config, which carries mainnet's id; the local wallet's mnemonic is its own, made in the data folder.
+ */
+const NETWORK_GLOBAL_ID: Record<TonNetwork, number> = { mainnet: -239, testnet: -3, sandbox: -239 };
+
+/** The wallet v5r1 of `publicKey` on `network`, as NetworkChain pays from it. */
+function walletV5R1(publicKey: Buffer, network: TonNetwork): WalletContractV5R1 {
+  return WalletContractV5R1.create({
+    publicKey,
+    walletId: {
+      networkGlobalId: NETWORK_GLOBAL_ID[network],
+      context: { walletVersion: 'v5r1', workchain: 0, subwalletNumber: 0 },
+    },
+  });
+}
+
+/** The address NetworkChain pays from with `mnemonic` on `network` (e.g. to fund it before it is used). */
+export async function walletAddress(mnemonic: string[], network: TonNetwork): Promise<Address> {
+  return walletV5R1((await mnemonicToPrivateKey(mnemonic)).publicKey, network).address;
+}
 
 export const networkChainOptionsSchema = z.object({
-  network: z.enum(['testnet', 'mainnet']),
+  /** sandbox: the local chain `npm start` serves over its loopback JSON-RPC (local-rpc.ts). */
+  network: z.enum(['testnet', 'mainnet', 'sandbox']),
   /** e.g. https://toncenter.com/api/v2/jsonRPC */
   endpoint: z.url(),
   apiKey: z.string().min(1).optional(),
@@ -39,20 +62,12 @@ export class NetworkChain implements Chain {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
-    readonly network: 'testnet' | 'mainnet',
+    readonly network: TonNetwork,
     private readonly client: TonClientLike,
     private readonly keys: KeyPair,
     private readonly timing: { confirmTimeoutMs: number; pollIntervalMs: number },
   ) {
-    this.walletContract = client.open(
-      WalletContractV5R1.create({
-        publicKey: keys.publicKey,
-        walletId: {
-          networkGlobalId: network === 'testnet' ? -3 : -239,
-          context: { walletVersion: 'v5r1', workchain: 0, subwalletNumber: 0 },
-        },
-      }),
-    );
+    this.walletContract = client.open(walletV5R1(keys.publicKey, network));
   }
 
   static async connect(options: NetworkChainOptions): Promise<NetworkChain> {

@@ -11,7 +11,8 @@ export const chainOptionsSchema = z.discriminatedUnion('network', [
     dataDir: z.string().min(1).optional(),
     walletSeed: z.string().optional(),
   }),
-  networkChainOptionsSchema,
+  // the local chain through its JSON-RPC is opened with NetworkChain.connect by the processes that need it
+  networkChainOptionsSchema.extend({ network: z.enum(['testnet', 'mainnet']) }),
 ]);
 export type ChainOptions = z.input<typeof chainOptionsSchema>;
 

@@ -128,6 +128,22 @@ export class SandboxChain implements Chain {
     await this.sender.send({ ...request, bounce: request.bounce ?? true });
   }
 
+  /** Every transaction kept for `address`, oldest first (what the local JSON-RPC serves). */
+  history(address: Address): readonly Transaction[] {
+    return this.log.get(address.toRawString()) ?? [];
+  }
+
+  /**
+   * Takes a signed external message (a BOC, as a wallet broadcasts it) and runs the chain until every message
+   * it caused has landed, recording the transactions for watchers as `sender` does.
+   */
+  async sendExternal(message: Cell): Promise<Transaction[]> {
+    this.tick();
+    const result = await this.blockchain.sendMessage(message);
+    await this.settle(result);
+    return result.transactions;
+  }
+
   async getBalance(address: Address): Promise<bigint> {
     return (await this.blockchain.getContract(address)).balance;
   }
