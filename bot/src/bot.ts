@@ -11,6 +11,7 @@ import { inlineMode } from './handlers/inline.js';
 import { payments } from './handlers/payments.js';
 import { privateChat } from './handlers/private-chat.js';
 import { type BotServices, BotSettings, describeError } from './handlers/services.js';
+import { type BotContext, localize, UserLocales } from './i18n.js';
 import { createArticleReader, type ReadArticle } from './links/read-article.js';
 import { Billing } from './payments/billing.js';
 import { PendingJobs } from './payments/pending-jobs.js';
@@ -84,6 +85,7 @@ export function createBotServices(
     billing,
     pendingJobs: new PendingJobs(clock, settings.confirmWaitMs),
     readArticle: dependencies.readArticle ?? createArticleReader(),
+    locales: new UserLocales(dependencies.store),
     clock,
     logger: dependencies.logger ?? createLogger('bot'),
     settings,
@@ -91,7 +93,7 @@ export function createBotServices(
 }
 
 /** The bot: small composers for commands, channels, inline mode and private chats, over shared services. */
-export function createBot(config: BotConfig, dependencies: BotDependencies): Bot {
+export function createBot(config: BotConfig, dependencies: BotDependencies): Bot<BotContext> {
   return createBotWithServices(config, createBotServices(config, dependencies));
 }
 
@@ -99,12 +101,13 @@ export function createBot(config: BotConfig, dependencies: BotDependencies): Bot
 export function createBotWithServices(
   config: Pick<BotConfig, 'token' | 'botInfo' | 'apiRoot'>,
   services: BotServices,
-): Bot {
-  const bot = new Bot(config.token, {
+): Bot<BotContext> {
+  const bot = new Bot<BotContext>(config.token, {
     ...(config.botInfo === undefined ? {} : { botInfo: config.botInfo }),
     ...(config.apiRoot === undefined ? {} : { client: { apiRoot: config.apiRoot } }),
   });
   bot.use(sequentialize(updateSequenceKey));
+  bot.use(localize(services.locales));
   bot.use(commands(services));
   bot.use(account(services));
   bot.use(payments(services));

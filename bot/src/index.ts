@@ -9,6 +9,7 @@ export {
 } from './bot.js';
 export { createStarsTopUpLink } from './handlers/payments.js';
 export { BotSettings } from './handlers/services.js';
+export { type BotContext, LOCALES_DIR, Locale, localeOf, UserLocales } from './i18n.js';
 export { type Article, ExtractError, extractArticle } from './links/extract.js';
 export {
   type FetchedPage,
@@ -33,7 +34,16 @@ export {
   type TelegramAppOptions,
   type TelegramAppSummaries,
 } from './runtime.js';
-export { confirmCredit, type RunningBot, runBot, type StartBotOptions, startBot } from './start.js';
+export {
+  type BotWebhook,
+  confirmCredit,
+  type RunningBot,
+  runBot,
+  type StartBotOptions,
+  startBot,
+  webhookPath,
+  webhookSecret,
+} from './start.js';
 export { InMemoryBotStore } from './store/memory.js';
 export { type BotTables, botMigrations, SqlBotStore } from './store/sql.js';
 export type {
@@ -45,6 +55,7 @@ export type {
   LedgerKind,
   StoredSummary,
   SummarySource,
+  UserLocale,
   UserSettings,
 } from './store/types.js';
 export { FakeSummarizer } from './summarize/fake-summarizer.js';

@@ -26,7 +26,7 @@ import { ExtractError } from './links/extract.js';
 import { FetchPageError } from './links/fetch-page.js';
 import type { ReadArticle } from './links/read-article.js';
 import { PaymentRequiredError } from './payments/billing.js';
-import { confirmCredit, type RunningBot, runBot } from './start.js';
+import { type BotWebhook, confirmCredit, type RunningBot, runBot, webhookPath } from './start.js';
 import { SqlBotStore } from './store/sql.js';
 import { NetworkSummarizer } from './summarize/network-summarizer.js';
 import { SummarizeError, type Summarizer } from './summarize/types.js';
@@ -45,6 +45,8 @@ export type TelegramAppOptions<DB = unknown> = TelegramAppSummaries & {
   apiRoot?: string;
   /** Skips getMe at start (tests, or a known bot). */
   botInfo?: UserFromGetMe;
+  /** WEBHOOK_URL (and WEBHOOK_SECRET): Telegram pushes updates to this server instead of the bot polling. */
+  webhook?: BotWebhook;
   host: string;
   /** 0 picks a free port. */
   port: number;
@@ -125,23 +127,11 @@ export async function startTelegramApp<DB>(options: TelegramAppOptions<DB>): Pro
 
   let bot: RunningBot | undefined;
   try {
-    if (options.token !== undefined) {
-      bot = runBot(
-        {
-          token: options.token,
-          ...(options.apiRoot === undefined ? {} : { apiRoot: options.apiRoot }),
-          ...(options.botInfo === undefined ? {} : { botInfo: options.botInfo }),
-        },
-        services,
-      );
-    } else {
-      logger.warn('BOT_TOKEN is not set: the bot does not run; the Mini App server does');
-    }
-    const running = bot;
     const botApi = () => {
-      if (running === undefined) throw new BotNotRunningError();
-      return running.bot.api;
+      if (bot === undefined) throw new BotNotRunningError();
+      return bot.bot.api;
     };
+    const webhookRoute = options.webhook === undefined ? undefined : webhookPath(options.webhook.url);
     const staticBuilt = existsSync(join(options.staticDir, 'index.html'));
     const app = createAppServer({
       botToken: options.appToken,
@@ -150,10 +140,22 @@ export async function startTelegramApp<DB>(options: TelegramAppOptions<DB>): Pro
       publicUrl: options.publicUrl ?? url,
       ...(staticBuilt ? { staticDir: options.staticDir } : {}),
       getChatMember: (chatId, userId) => botApi().getChatMember(chatId, userId),
-      createStarsInvoice: ({ stars }) => createStarsTopUpLink(botApi(), stars, services.settings),
+      createStarsInvoice: async ({ stars, userId }) =>
+        createStarsTopUpLink(botApi(), stars, services.settings, await services.locales.of(userId)),
       reader: (job) => readLink(services, job),
       network: options.network,
       policy: options.policy,
+      ...(webhookRoute === undefined
+        ? {}
+        : {
+            botWebhook: {
+              path: webhookRoute,
+              handle: (req, res) => {
+                if (bot?.webhook === undefined) throw new BotNotRunningError();
+                return bot.webhook.handle(req, res);
+              },
+            },
+          }),
       clock,
       logger,
     });
@@ -164,7 +166,21 @@ export async function startTelegramApp<DB>(options: TelegramAppOptions<DB>): Pro
       });
       logger.warn({ staticDir: options.staticDir }, 'the Mini App is not built; serving the API only');
     }
+    // The app listens before the bot starts: Telegram may push updates as soon as the webhook is set.
     server.on('request', app);
+    if (options.token !== undefined) {
+      bot = await runBot(
+        {
+          token: options.token,
+          ...(options.apiRoot === undefined ? {} : { apiRoot: options.apiRoot }),
+          ...(options.botInfo === undefined ? {} : { botInfo: options.botInfo }),
+          ...(options.webhook === undefined ? {} : { webhook: options.webhook }),
+        },
+        services,
+      );
+    } else {
+      logger.warn('BOT_TOKEN is not set: the bot does not run; the Mini App server does');
+    }
   } catch (error) {
     await bot?.stop();
     await closeServer(server);
@@ -230,13 +246,17 @@ async function readLink(
       ...(job?.proof === undefined ? {} : { jobId: job.proof.jobId }),
     };
   } catch (error) {
-    if (error instanceof FetchPageError || error instanceof ExtractError) {
-      throw new ReaderError('bad_link', linkFailureText(error, services));
+    const code =
+      error instanceof FetchPageError || error instanceof ExtractError
+        ? 'bad_link'
+        : error instanceof PaymentRequiredError
+          ? 'no_credit'
+          : undefined;
+    if (code !== undefined) {
+      const t = await services.locales.translatorOf(userId);
+      throw new ReaderError(code, linkFailureText(t, error, services));
     }
-    if (error instanceof PaymentRequiredError) {
-      throw new ReaderError('no_credit', linkFailureText(error, services));
-    }
-    if (error instanceof SummarizeError && error.code === 'unavailable') {
+    if (error instanceof SummarizeError && (error.code === 'unavailable' || error.code === 'busy')) {
       throw new ReaderError('unavailable', error.message);
     }
     throw error;

@@ -117,6 +117,8 @@ export interface AppServerOptions {
   trustProxy?: boolean | number | string;
   /** Seconds a TonConnect transfer stays valid. */
   topUpTtlSeconds?: number;
+  /** The bot's webhook: Telegram POSTs updates to `path`; `handle` checks their secret token and runs them. */
+  botWebhook?: { path: string; handle: (req: Request, res: Response) => Promise<void> };
   logger?: Logger;
 }
 
@@ -162,6 +164,11 @@ export function createAppServer(options: AppServerOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   if (options.trustProxy !== undefined) app.set('trust proxy', options.trustProxy);
+
+  if (options.botWebhook !== undefined) {
+    // Updates carry whole messages (up to 4096 characters, with entities), well within this limit.
+    app.post(options.botWebhook.path, express.json({ limit: '1mb' }), options.botWebhook.handle);
+  }
 
   app.get('/tonconnect-manifest.json', (_req, res) => {
     const origin = options.publicUrl.replace(/\/+$/, '');

@@ -1,8 +1,8 @@
-import { Composer, type Context } from 'grammy';
+import { Composer } from 'grammy';
 import type { InlineKeyboardMarkup } from 'grammy/types';
+import type { BotContext, Translate } from '../i18n.js';
 import type { ChannelSettings } from '../store/types.js';
 import { SummaryLength } from '../summarize/types.js';
-import { texts } from '../texts.js';
 import { type BotServices, isChatAdmin } from './services.js';
 
 /** The settings panel an admin opens from the link the bot sends when it is added to a channel. */
@@ -30,45 +30,65 @@ function changed(settings: ChannelSettings, field: Field): ChannelSettings {
   }
 }
 
-function keyboard(settings: ChannelSettings): InlineKeyboardMarkup {
-  const button = (text: string, field: Field) => [{ text, callback_data: `cs:${settings.chatId}:${field}` }];
+/** The values the panel and its buttons show. */
+const shown = (settings: ChannelSettings) => ({
+  channel: settings.title,
+  enabled: settings.enabled ? 'yes' : 'no',
+  length: settings.length,
+  language: settings.language,
+  min: settings.minPostLength,
+  payer: settings.payer,
+});
+
+function keyboard(t: Translate, settings: ChannelSettings): InlineKeyboardMarkup {
+  const values = shown(settings);
+  const button = (field: Field, key: string) => [
+    { text: t(key, values), callback_data: `cs:${settings.chatId}:${field}` },
+  ];
   return {
     inline_keyboard: [
-      button(texts.settingsButtons.enabled(settings.enabled), 'enabled'),
-      button(texts.settingsButtons.length(settings.length), 'length'),
-      button(texts.settingsButtons.language(settings.language), 'language'),
-      button(texts.settingsButtons.minPostLength(settings.minPostLength), 'min'),
-      button(texts.settingsButtons.payer(settings.payer), 'payer'),
+      button('enabled', 'channel-button-enabled'),
+      button('length', 'channel-button-length'),
+      button('language', 'channel-button-language'),
+      button('min', 'channel-button-min'),
+      button('payer', 'channel-button-payer'),
     ],
   };
 }
 
+function panel(t: Translate, settings: ChannelSettings): string {
+  const text = t('channel-settings', shown(settings));
+  return settings.canEditMessages
+    ? text
+    : `${text}\n\n${t('missing-edit-right', { channel: settings.title })}`;
+}
+
 /** Loads a channel's settings for a user who may change them, or says why not. */
 async function settingsFor(
-  ctx: Context,
+  ctx: BotContext,
   services: BotServices,
   chatId: number,
   userId: number,
 ): Promise<ChannelSettings | string> {
   const settings = await services.store.getChannel(chatId);
-  if (settings === undefined || !settings.active) return texts.unknownChannel;
-  if (!(await isChatAdmin(ctx, chatId, userId))) return texts.notChannelAdmin;
+  if (settings === undefined || !settings.active) return ctx.t('unknown-channel');
+  if (!(await isChatAdmin(ctx, chatId, userId))) return ctx.t('not-channel-admin');
   return settings;
 }
 
 export async function showChannelSettings(
-  ctx: Context,
+  ctx: BotContext,
   services: BotServices,
   chatId: number,
 ): Promise<void> {
   if (ctx.from === undefined) return;
   const settings = await settingsFor(ctx, services, chatId, ctx.from.id);
   if (typeof settings === 'string') return void (await ctx.reply(settings));
-  await ctx.reply(texts.channelSettings(settings), { parse_mode: 'HTML', reply_markup: keyboard(settings) });
+  await ctx.reply(panel(ctx.t, settings), { parse_mode: 'HTML', reply_markup: keyboard(ctx.t, settings) });
 }
 
-export function channelSettings(services: BotServices): Composer<Context> {
-  const composer = new Composer<Context>();
+export function channelSettings(services: BotServices): Composer<BotContext> {
+  const composer = new Composer<BotContext>();
   composer.callbackQuery(/^cs:(-\d+):(enabled|length|language|min|payer)$/, async (ctx) => {
     const [, chatId, field] = ctx.match;
     const settings = await settingsFor(ctx, services, Number(chatId), ctx.from.id);
@@ -77,10 +97,10 @@ export function channelSettings(services: BotServices): Composer<Context> {
     }
     const updated = changed(settings, field as Field);
     await services.store.saveChannel(updated);
-    await ctx.answerCallbackQuery({ text: texts.settingsSaved });
-    await ctx.editMessageText(texts.channelSettings(updated), {
+    await ctx.answerCallbackQuery({ text: ctx.t('settings-saved') });
+    await ctx.editMessageText(panel(ctx.t, updated), {
       parse_mode: 'HTML',
-      reply_markup: keyboard(updated),
+      reply_markup: keyboard(ctx.t, updated),
     });
   });
   return composer;

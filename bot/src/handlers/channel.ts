@@ -1,10 +1,10 @@
-import { Composer, type Context, GrammyError } from 'grammy';
+import { Composer, GrammyError } from 'grammy';
 import type { InlineKeyboardButton, Message } from 'grammy/types';
 import { ALERT_LIMIT, deepLink } from '../format.js';
+import type { BotContext } from '../i18n.js';
 import { PaymentRequiredError } from '../payments/billing.js';
 import { type ChannelSettings, DEFAULT_CHANNEL_SETTINGS } from '../store/types.js';
 import { SummaryService } from '../summarize/service.js';
-import { texts } from '../texts.js';
 import { type BotServices, describeError, within } from './services.js';
 
 /** Channels: the ✨ Summary button under long posts, the answer to a tap, and joining or leaving a channel. */
@@ -27,7 +27,7 @@ const isMissingEditRight = (error: unknown) =>
     /message can't be edited|not enough rights|CHAT_ADMIN_REQUIRED/i.test(error.description));
 
 async function warnMissingEditRight(
-  ctx: Context,
+  ctx: BotContext,
   services: BotServices,
   settings: ChannelSettings,
 ): Promise<void> {
@@ -40,14 +40,18 @@ async function warnMissingEditRight(
     ...(warnedRecently || settings.addedBy === undefined ? {} : { rightsWarnedAt: now }),
   });
   if (warnedRecently || settings.addedBy === undefined) return;
+  // A channel post has no user: the admin is told in the language the bot knows them by.
+  const t = await services.locales.translatorOf(settings.addedBy);
   await ctx.api
-    .sendMessage(settings.addedBy, texts.missingEditRight(settings.title), { parse_mode: 'HTML' })
+    .sendMessage(settings.addedBy, t('missing-edit-right', { channel: settings.title }), {
+      parse_mode: 'HTML',
+    })
     .catch((error: unknown) =>
       services.logger.warn({ error: describeError(error) }, 'could not warn a channel admin'),
     );
 }
 
-async function addSummaryButton(ctx: Context, services: BotServices, post: Message): Promise<void> {
+async function addSummaryButton(ctx: BotContext, services: BotServices, post: Message): Promise<void> {
   const text = postText(post);
   const settings = await services.store.getChannel(post.chat.id);
   if (settings === undefined || !settings.active || !settings.enabled) return;
@@ -55,7 +59,9 @@ async function addSummaryButton(ctx: Context, services: BotServices, post: Messa
   const existing = post.reply_markup?.inline_keyboard ?? [];
   // An edited post keeps its button: a tap summarizes the post as it is then.
   if (hasSummaryButton(existing)) return;
-  const inline_keyboard = [...existing, [{ text: texts.summaryButton, callback_data: SUMMARY_CALLBACK }]];
+  // A post has no user to speak to: the button speaks the language of the admin who added the bot.
+  const t = await services.locales.translatorOf(settings.addedBy);
+  const inline_keyboard = [...existing, [{ text: t('summary-button'), callback_data: SUMMARY_CALLBACK }]];
   try {
     await ctx.api.editMessageReplyMarkup(post.chat.id, post.message_id, {
       reply_markup: { inline_keyboard },
@@ -66,8 +72,8 @@ async function addSummaryButton(ctx: Context, services: BotServices, post: Messa
   }
 }
 
-export function channelPosts(services: BotServices): Composer<Context> {
-  const composer = new Composer<Context>();
+export function channelPosts(services: BotServices): Composer<BotContext> {
+  const composer = new Composer<BotContext>();
 
   composer.on('channel_post', (ctx) => addSummaryButton(ctx, services, ctx.channelPost));
   composer.on('edited_channel_post', (ctx) => addSummaryButton(ctx, services, ctx.editedChannelPost));
@@ -76,7 +82,7 @@ export function channelPosts(services: BotServices): Composer<Context> {
     const post = ctx.callbackQuery.message;
     const text = post === undefined || post.date === 0 ? undefined : postText(post as Message);
     if (post === undefined || text === undefined) {
-      return void (await ctx.answerCallbackQuery({ text: texts.tapFailed, show_alert: true }));
+      return void (await ctx.answerCallbackQuery({ text: ctx.t('tap-failed'), show_alert: true }));
     }
     const settings = (await services.store.getChannel(post.chat.id)) ?? DEFAULT_CHANNEL_SETTINGS;
     const job = {
@@ -100,10 +106,13 @@ export function channelPosts(services: BotServices): Composer<Context> {
       summary = await within(work, services.settings.tapWaitMs);
     } catch (error) {
       if (error instanceof PaymentRequiredError) {
-        return void (await ctx.answerCallbackQuery({ text: texts.paymentRequiredAlert, show_alert: true }));
+        return void (await ctx.answerCallbackQuery({
+          text: ctx.t('payment-required-alert'),
+          show_alert: true,
+        }));
       }
       services.logger.warn({ error: describeError(error) }, 'summary for a tap failed');
-      return void (await ctx.answerCallbackQuery({ text: texts.tapFailed, show_alert: true }));
+      return void (await ctx.answerCallbackQuery({ text: ctx.t('tap-failed'), show_alert: true }));
     }
     if (summary !== undefined && summary.summary.length <= ALERT_LIMIT) {
       return void (await ctx.answerCallbackQuery({ text: summary.summary, show_alert: true }));
@@ -138,11 +147,16 @@ export function channelPosts(services: BotServices): Composer<Context> {
     };
     await services.store.saveChannel(settings);
     const wasAdmin = before.status === 'administrator' && existing?.active === true;
+    const missingRight = ctx.t('missing-edit-right', { channel: chat.title });
     let notice: string | undefined;
     if (!wasAdmin) {
-      notice = texts.addedToChannel(chat.title, deepLink(ctx.me.username, `ch_${chat.id}`), canEditMessages);
+      notice = [
+        ctx.t('added-to-channel', { channel: chat.title }),
+        ...(canEditMessages ? [] : [missingRight]),
+        ctx.t('channel-settings-link', { link: deepLink(ctx.me.username, `ch_${chat.id}`) }),
+      ].join('\n\n');
     } else if (existing.canEditMessages && !canEditMessages) {
-      notice = texts.missingEditRight(chat.title);
+      notice = missingRight;
     }
     if (notice === undefined) return;
     // The admin may never have opened the bot: then Telegram refuses the message, and there is no one else to tell.

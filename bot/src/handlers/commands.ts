@@ -1,12 +1,12 @@
-import { Composer, type Context } from 'grammy';
-import { texts } from '../texts.js';
+import { Composer } from 'grammy';
+import type { BotContext } from '../i18n.js';
 import { showChannelSettings } from './channel-settings.js';
 import { type BotServices, describeError } from './services.js';
 import { deliverSummary } from './summary-messages.js';
 
 /** /start (with deep-link payloads) and /help, in private chats. */
-export function commands(services: BotServices): Composer<Context> {
-  const composer = new Composer<Context>();
+export function commands(services: BotServices): Composer<BotContext> {
+  const composer = new Composer<BotContext>();
   const privateChat = composer.chatType('private');
 
   privateChat.command('start', async (ctx) => {
@@ -21,15 +21,17 @@ export function commands(services: BotServices): Composer<Context> {
             return undefined;
           }),
       );
-      if (summary === undefined) return void (await ctx.reply(texts.summaryMissing));
+      if (summary === undefined) return void (await ctx.reply(ctx.t('summary-missing')));
       return deliverSummary(ctx, summary);
     }
     const channelId = payload.match(/^ch_(-\d+)$/)?.[1];
     if (channelId !== undefined) return showChannelSettings(ctx, services, Number(channelId));
-    await ctx.reply(texts.welcome(ctx.from.first_name), { parse_mode: 'HTML' });
+    await ctx.reply(ctx.t('welcome', { name: ctx.from.first_name }), { parse_mode: 'HTML' });
   });
 
-  privateChat.command('help', (ctx) => ctx.reply(texts.help(ctx.me.username), { parse_mode: 'HTML' }));
+  privateChat.command('help', (ctx) =>
+    ctx.reply(ctx.t('help', { bot: ctx.me.username }), { parse_mode: 'HTML' }),
+  );
 
   return composer;
 }

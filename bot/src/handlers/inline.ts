@@ -1,7 +1,7 @@
-import { Composer, type Context } from 'grammy';
+import { Composer } from 'grammy';
 import type { InlineQueryResultArticle } from 'grammy/types';
 import { clipWords } from '../format.js';
-import { texts } from '../texts.js';
+import type { BotContext } from '../i18n.js';
 import { firstLink, linkFailureText, summarizeLink } from './links.js';
 import { type BotServices, describeError, userSettings, within } from './services.js';
 import { summaryMessages } from './summary-messages.js';
@@ -10,15 +10,15 @@ const DESCRIPTION_CHARS = 120;
 const BUTTON_CHARS = 64;
 
 /** Inline mode: `@bot <link>` offers the article's summary as a message to send. */
-export function inlineMode(services: BotServices): Composer<Context> {
-  const composer = new Composer<Context>();
+export function inlineMode(services: BotServices): Composer<BotContext> {
+  const composer = new Composer<BotContext>();
 
   composer.on('inline_query', async (ctx) => {
     const link = firstLink(ctx.inlineQuery.query);
     if (link === undefined) {
       return void (await ctx.answerInlineQuery([], {
         cache_time: 0,
-        button: { text: texts.inlineHint, start_parameter: 'inline' },
+        button: { text: ctx.t('inline-hint'), start_parameter: 'inline' },
       }));
     }
     const userId = ctx.inlineQuery.from.id;
@@ -31,7 +31,7 @@ export function inlineMode(services: BotServices): Composer<Context> {
       return void (await ctx.answerInlineQuery([], {
         cache_time: 0,
         button: {
-          text: clipWords(linkFailureText(error, services), BUTTON_CHARS),
+          text: clipWords(linkFailureText(ctx.t, error, services), BUTTON_CHARS),
           start_parameter: 'inline',
         },
       }));
@@ -43,7 +43,7 @@ export function inlineMode(services: BotServices): Composer<Context> {
       );
       return void (await ctx.answerInlineQuery([], {
         cache_time: 0,
-        button: { text: texts.inlineStillReading, start_parameter: 'inline' },
+        button: { text: ctx.t('inline-still-reading'), start_parameter: 'inline' },
       }));
     }
     const [message] = summaryMessages(summary);
@@ -53,7 +53,7 @@ export function inlineMode(services: BotServices): Composer<Context> {
       title: summary.title ?? link,
       description: clipWords(summary.summary, DESCRIPTION_CHARS),
       input_message_content: {
-        message_text: message ?? texts.summaryFailed,
+        message_text: message ?? ctx.t('summary-failed'),
         parse_mode: 'HTML',
         link_preview_options: { url: summary.url ?? link },
       },

@@ -1,9 +1,9 @@
+import type { Translate } from '../i18n.js';
 import { ExtractError } from '../links/extract.js';
 import { FetchPageError } from '../links/fetch-page.js';
-import { type Payer, PaymentRequiredError } from '../payments/billing.js';
+import type { Payer } from '../payments/billing.js';
 import type { StoredSummary, UserSettings } from '../store/types.js';
 import { SummaryService } from '../summarize/service.js';
-import { texts } from '../texts.js';
 import type { BotServices } from './services.js';
 import { summaryFailureText } from './summary-failures.js';
 
@@ -54,9 +54,13 @@ function withoutFragment(link: string): string {
 }
 
 /** What to tell the user when a link could not be summarized. */
-export function linkFailureText(error: unknown, services: BotServices): string {
-  if (error instanceof FetchPageError) return texts.pageError(error.code, error.status);
-  if (error instanceof ExtractError) return texts.pageError('no-article');
-  if (error instanceof PaymentRequiredError) return summaryFailureText(error, services);
-  return texts.summaryFailed;
+export function linkFailureText(t: Translate, error: unknown, services: BotServices): string {
+  if (error instanceof FetchPageError) {
+    return t('page-error', {
+      code: error.code,
+      ...(error.status === undefined ? {} : { status: error.status }),
+    });
+  }
+  if (error instanceof ExtractError) return t('page-error', { code: 'no-article' });
+  return summaryFailureText(t, error, services);
 }

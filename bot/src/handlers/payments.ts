@@ -1,7 +1,9 @@
-import { type Api, Composer, type Context } from 'grammy';
+import { type Api, Composer } from 'grammy';
 import type { InlineKeyboardButton, Message, SuccessfulPayment } from 'grammy/types';
+import { z } from 'zod';
+import { type BotContext, type Locale, type Translate, translator } from '../i18n.js';
 import type { PendingJob } from '../payments/pending-jobs.js';
-import { texts } from '../texts.js';
+import { formatTon } from '../payments/pricing.js';
 import { type BotServices, type BotSettings, describeError } from './services.js';
 import { summaryFailureText } from './summary-failures.js';
 import { deliverSummary } from './summary-messages.js';
@@ -12,6 +14,12 @@ import { deliverSummary } from './summary-messages.js';
  */
 
 const STARS = 'XTR';
+
+const StarsPayment = z.object({
+  currency: z.literal(STARS),
+  total_amount: z.number().int().positive().max(1_000_000),
+  telegram_payment_charge_id: z.string().min(1),
+});
 
 /** What an invoice pays for; its payload is the only link between a payment and the bot's state. */
 type InvoicePayload = { kind: 'topup'; stars: number } | { kind: 'job'; pendingId: string };
@@ -24,48 +32,56 @@ function parsePayload(payload: string): InvoicePayload | undefined {
   return undefined;
 }
 
-const topUpInvoice = (stars: number, nanotonsPerStar: bigint) =>
-  [
-    texts.invoiceTitle(stars),
-    texts.invoiceDescription(BigInt(stars) * nanotonsPerStar),
+const topUpInvoice = (t: Translate, stars: number, nanotonsPerStar: bigint) => {
+  const title = t('invoice-title', { stars });
+  return [
+    title,
+    t('invoice-description', { amount: formatTon(BigInt(stars) * nanotonsPerStar) }),
     `topup:${stars}`,
-    [{ label: texts.invoiceTitle(stars), amount: stars }],
+    [{ label: title, amount: stars }],
   ] as const;
+};
 
-/** An invoice link for a Stars top-up package, for the Mini App's `openInvoice`. */
+/** An invoice link for a Stars top-up package, for the Mini App's `openInvoice`, in the user's language. */
 export function createStarsTopUpLink(
   api: Api,
   stars: number,
   settings: Pick<BotSettings, 'starsPackages' | 'nanotonsPerStar'>,
+  locale: Locale,
 ): Promise<string> {
   if (!settings.starsPackages.includes(stars)) {
     throw new RangeError(`${stars} Stars is not one of the offered packages`);
   }
-  const [title, description, payload, prices] = topUpInvoice(stars, settings.nanotonsPerStar);
+  const [title, description, payload, prices] = topUpInvoice(
+    translator(locale),
+    stars,
+    settings.nanotonsPerStar,
+  );
   return api.createInvoiceLink(title, description, payload, '', STARS, [...prices]);
 }
 
 /** Sends the invoice that pays for one pending job in Stars. */
-export async function sendJobInvoice(ctx: Context, pending: PendingJob): Promise<void> {
+export async function sendJobInvoice(ctx: BotContext, pending: PendingJob): Promise<void> {
+  const title = ctx.t('job-invoice-title');
   await ctx.api.sendInvoice(
     pending.userId,
-    texts.jobInvoiceTitle,
-    texts.jobInvoiceDescription(pending.estimate),
+    title,
+    ctx.t('job-invoice-description', { estimate: formatTon(pending.estimate) }),
     `job:${pending.id}`,
     STARS,
-    [{ label: texts.jobInvoiceTitle, amount: pending.stars }],
+    [{ label: title, amount: pending.stars }],
     { provider_token: '' },
   );
 }
 
-function topUpKeyboard(services: BotServices): InlineKeyboardButton[][] {
+function topUpKeyboard(t: Translate, services: BotServices): InlineKeyboardButton[][] {
   const { starsPackages, nanotonsPerStar, miniAppUrl } = services.settings;
   return [
     starsPackages.map((stars) => ({
-      text: texts.topupButton(stars, nanotonsPerStar),
+      text: t('topup-button', { stars, amount: formatTon(BigInt(stars) * nanotonsPerStar) }),
       callback_data: `topup:${stars}`,
     })),
-    ...(miniAppUrl === undefined ? [] : [[{ text: texts.topupAppButton, web_app: { url: miniAppUrl } }]]),
+    ...(miniAppUrl === undefined ? [] : [[{ text: t('topup-app-button'), web_app: { url: miniAppUrl } }]]),
   ];
 }
 
@@ -78,23 +94,27 @@ function acceptable(services: BotServices, payload: string, currency: string, to
   return services.pendingJobs.get(parsed.pendingId, userId)?.stars === total;
 }
 
-export function payments(services: BotServices): Composer<Context> {
-  const composer = new Composer<Context>();
+export function payments(services: BotServices): Composer<BotContext> {
+  const composer = new Composer<BotContext>();
 
   composer.chatType('private').command('topup', async (ctx) => {
-    await ctx.reply(texts.topup(services.settings.nanotonsPerStar), {
+    await ctx.reply(ctx.t('topup', { rate: formatTon(services.settings.nanotonsPerStar) }), {
       parse_mode: 'HTML',
-      reply_markup: { inline_keyboard: topUpKeyboard(services) },
+      reply_markup: { inline_keyboard: topUpKeyboard(ctx.t, services) },
     });
   });
 
   composer.callbackQuery(/^topup:(\d{1,6})$/, async (ctx) => {
     const stars = Number(ctx.match[1]);
     if (!services.settings.starsPackages.includes(stars)) {
-      return void (await ctx.answerCallbackQuery({ text: texts.unknownPayment, show_alert: true }));
+      return void (await ctx.answerCallbackQuery({ text: ctx.t('unknown-payment'), show_alert: true }));
     }
     await ctx.answerCallbackQuery();
-    const [title, description, payload, prices] = topUpInvoice(stars, services.settings.nanotonsPerStar);
+    const [title, description, payload, prices] = topUpInvoice(
+      ctx.t,
+      stars,
+      services.settings.nanotonsPerStar,
+    );
     await ctx.api.sendInvoice(ctx.from.id, title, description, payload, STARS, prices, {
       provider_token: '',
     });
@@ -106,17 +126,23 @@ export function payments(services: BotServices): Composer<Context> {
       await ctx.answerPreCheckoutQuery(true);
     } else {
       services.logger.warn({ userId: query.from.id }, 'refused a pre-checkout query for an unknown invoice');
-      await ctx.answerPreCheckoutQuery(false, { error_message: texts.unknownPayment });
+      await ctx.answerPreCheckoutQuery(false, { error_message: ctx.t('unknown-payment') });
     }
   });
 
   composer.on('message:successful_payment', async (ctx) => {
     const payment = ctx.message.successful_payment;
-    if (payment.currency !== STARS) return;
+    // Telegram only sends what it charged; a shape it never sends (another currency, a non-positive or
+    // fractional total) can only be forged, and crediting it could debit or crash.
+    if (!StarsPayment.safeParse(payment).success) {
+      services.logger.warn({ userId: ctx.from.id }, 'ignored a successful_payment that Telegram never sends');
+      return;
+    }
     const credited = await creditStars(services, ctx.from.id, payment);
     const payload = parsePayload(payment.invoice_payload);
     if (payload?.kind === 'job') return runPaidJob(ctx, services, payload.pendingId, payment, credited);
-    await ctx.reply(texts.credited(credited, await services.store.balance(ctx.from.id)));
+    const balance = await services.store.balance(ctx.from.id);
+    await ctx.reply(ctx.t('credited', { amount: formatTon(credited), balance: formatTon(balance) }));
   });
 
   return composer;
@@ -143,7 +169,7 @@ async function creditStars(
 
 /** Runs the job a Stars payment was for; when it cannot run or fails, the payment is refunded. */
 async function runPaidJob(
-  ctx: Context & { from: { id: number } },
+  ctx: BotContext & { from: { id: number } },
   services: BotServices,
   pendingId: string,
   payment: SuccessfulPayment,
@@ -152,22 +178,26 @@ async function runPaidJob(
   const pending = services.pendingJobs.take(pendingId, ctx.from.id);
   if (pending === undefined) {
     await refund(ctx, services, payment, credited);
-    return void (await ctx.reply(texts.jobExpired));
+    return void (await ctx.reply(ctx.t('job-expired')));
   }
   await ctx.replyWithChatAction('typing');
-  const progress: Message = await ctx.reply(texts.summarizing);
+  const progress: Message = await ctx.reply(ctx.t('summarizing'));
   try {
     await deliverSummary(ctx, await services.summaries.summarize(pending.job), progress);
   } catch (error) {
     services.logger.warn({ error: describeError(error) }, 'paid summary failed');
-    await ctx.api.editMessageText(progress.chat.id, progress.message_id, summaryFailureText(error, services));
+    await ctx.api.editMessageText(
+      progress.chat.id,
+      progress.message_id,
+      summaryFailureText(ctx.t, error, services),
+    );
     await refund(ctx, services, payment, credited);
   }
 }
 
 /** Refunds a Stars payment and takes its credit back (once per charge id). */
 async function refund(
-  ctx: Context & { from: { id: number } },
+  ctx: BotContext & { from: { id: number } },
   services: BotServices,
   payment: SuccessfulPayment,
   credited: bigint,
@@ -185,5 +215,5 @@ async function refund(
     stars: payment.total_amount,
     at: services.clock.now(),
   });
-  await ctx.reply(texts.refunded(payment.total_amount));
+  await ctx.reply(ctx.t('refunded', { stars: payment.total_amount }));
 }

@@ -3,6 +3,7 @@ import type { Clock } from '@cocoon/shared';
 import type { Logger } from '@cocoon/shared/log';
 import { type Context, GrammyError } from 'grammy';
 import { z } from 'zod';
+import type { UserLocales } from '../i18n.js';
 import type { ReadArticle } from '../links/read-article.js';
 import type { Billing } from '../payments/billing.js';
 import type { PendingJobs } from '../payments/pending-jobs.js';
@@ -44,6 +45,7 @@ export interface BotServices {
   billing: Billing;
   pendingJobs: PendingJobs;
   readArticle: ReadArticle;
+  locales: UserLocales;
   clock: Clock;
   logger: Logger;
   settings: BotSettings;

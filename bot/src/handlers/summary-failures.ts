@@ -1,11 +1,18 @@
+import type { Translate } from '../i18n.js';
 import { PaymentRequiredError } from '../payments/billing.js';
-import { texts } from '../texts.js';
+import { formatTon } from '../payments/pricing.js';
+import { SummarizeError } from '../summarize/types.js';
 import type { BotServices } from './services.js';
 
 /** What to tell the user when a summary was not made. */
-export function summaryFailureText(error: unknown, services: BotServices): string {
+export function summaryFailureText(t: Translate, error: unknown, services: BotServices): string {
   if (error instanceof PaymentRequiredError) {
-    return texts.paymentRequired(services.settings.freeDailySummaries, error.estimate, error.balance);
+    return t('payment-required', {
+      freeDaily: services.settings.freeDailySummaries,
+      estimate: formatTon(error.estimate),
+      balance: formatTon(error.balance),
+    });
   }
-  return texts.summaryFailed;
+  if (error instanceof SummarizeError && error.code === 'busy') return t('summary-busy');
+  return t('summary-failed');
 }

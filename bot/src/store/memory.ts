@@ -6,6 +6,7 @@ import type {
   LedgerKind,
   StoredSummary,
   TopUpIntentRecord,
+  UserLocale,
   UserSettings,
 } from './types.js';
 
@@ -13,6 +14,7 @@ import type {
 export class InMemoryBotStore implements BotStore {
   private readonly channels = new Map<number, ChannelSettings>();
   private readonly users = new Map<number, UserSettings>();
+  private readonly locales = new Map<number, UserLocale>();
   private readonly summaries = new Map<string, StoredSummary>();
   private readonly ledger = new Map<string, LedgerEntry>();
   private readonly freeUsed = new Map<string, number>();
@@ -35,6 +37,15 @@ export class InMemoryBotStore implements BotStore {
 
   async saveUserSettings(settings: UserSettings): Promise<void> {
     this.users.set(settings.userId, { ...settings });
+  }
+
+  async getUserLocale(userId: number): Promise<UserLocale | undefined> {
+    const locale = this.locales.get(userId);
+    return locale === undefined ? undefined : { ...locale };
+  }
+
+  async saveUserLocale(locale: UserLocale): Promise<void> {
+    this.locales.set(locale.userId, { ...locale });
   }
 
   async getSummary(id: string, now: number): Promise<StoredSummary | undefined> {

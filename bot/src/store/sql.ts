@@ -1,6 +1,7 @@
 // Node-only by nature: the bot's tables in shared's SQL Store (PGlite data folder or a Postgres server).
 import { insertIfAbsent, type MigrationSet, type Store } from '@cocoon/shared/store';
 import { type ColumnType, type Generated, type Kysely, type Selectable, sql } from 'kysely';
+import { Locale } from '../i18n.js';
 import { SummaryLanguage, SummaryLength } from '../summarize/types.js';
 import type {
   BotStore,
@@ -13,6 +14,7 @@ import type {
   StoredSummary,
   SummarySource,
   TopUpIntentRecord,
+  UserLocale,
   UserSettings,
 } from './types.js';
 
@@ -41,6 +43,7 @@ export interface BotTables {
     sponsor_budget: NullableMoney;
   };
   bot_user_settings: { user_id: Int8; language: string; length: string };
+  bot_user_locales: { user_id: Int8; locale: string; chosen: boolean };
   bot_summaries: {
     id: string;
     source: ColumnType<SummarySource, string, string>;
@@ -210,6 +213,17 @@ export const botMigrations: MigrationSet = {
           .execute();
       },
     },
+    // The bot's interface language per user, so notifications outside a user's updates speak it too.
+    '0003_locales': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('bot_user_locales')
+          .addColumn('user_id', 'int8', (col) => col.primaryKey())
+          .addColumn('locale', 'text', (col) => col.notNull())
+          .addColumn('chosen', 'boolean', (col) => col.notNull())
+          .execute();
+      },
+    },
   },
 };
 
@@ -286,6 +300,23 @@ export class SqlBotStore implements BotStore {
       .insertInto('bot_user_settings')
       .values({ user_id: settings.userId, ...row })
       .onConflict((conflict) => conflict.column('user_id').doUpdateSet(row))
+      .execute();
+  }
+
+  async getUserLocale(userId: number): Promise<UserLocale | undefined> {
+    const row = await this.db
+      .selectFrom('bot_user_locales')
+      .selectAll()
+      .where('user_id', '=', BigInt(userId))
+      .executeTakeFirst();
+    return row === undefined ? undefined : { userId, locale: Locale.parse(row.locale), chosen: row.chosen };
+  }
+
+  async saveUserLocale({ userId, locale, chosen }: UserLocale): Promise<void> {
+    await this.db
+      .insertInto('bot_user_locales')
+      .values({ user_id: userId, locale, chosen })
+      .onConflict((conflict) => conflict.column('user_id').doUpdateSet({ locale, chosen }))
       .execute();
   }
 

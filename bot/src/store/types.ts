@@ -1,4 +1,5 @@
 import type { SignedReceipt } from '@cocoon/shared';
+import type { Locale } from '../i18n.js';
 import type { SummaryLanguage, SummaryLength } from '../summarize/types.js';
 
 /** A channel the bot was added to, and how its admins want its posts summarized. */
@@ -69,6 +70,14 @@ export interface UserSettings {
   userId: number;
   language: SummaryLanguage;
   length: SummaryLength;
+}
+
+/** The language the bot speaks to a user: their Telegram app's, last seen, or the one they chose in /settings. */
+export interface UserLocale {
+  userId: number;
+  locale: Locale;
+  /** Chosen in /settings: then it stays, whatever the app reports. */
+  chosen: boolean;
 }
 
 /**
@@ -150,6 +159,9 @@ export interface BotStore {
 
   getUserSettings(userId: number): Promise<UserSettings | undefined>;
   saveUserSettings(settings: UserSettings): Promise<void>;
+
+  getUserLocale(userId: number): Promise<UserLocale | undefined>;
+  saveUserLocale(locale: UserLocale): Promise<void>;
 
   /** The summary, unless it expired by `now` (ms). */
   getSummary(id: string, now: number): Promise<StoredSummary | undefined>;

@@ -1,4 +1,5 @@
 import { ClientError, type CocoonClient, receiptId } from '@cocoon/shared';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { buildSummaryPrompt } from './prompt.js';
 import { SummarizeError, type Summarizer, type SummaryRequest, type SummaryResult } from './types.js';
 
@@ -6,7 +7,17 @@ export interface NetworkSummarizerOptions {
   client: CocoonClient;
   /** SHA-256 of the model to use; by default the cheapest model the network serves. */
   model?: string;
+  /**
+   * Jobs sent at once. The bot is one client account for all its users, and the proxy refuses a client's
+   * jobs beyond its per-client limit (16 by default), so more are queued here instead of being refused there.
+   */
+  maxConcurrentJobs?: number;
+  /** Jobs waiting for a turn; beyond them a summary is refused at once as busy, so waits stay bounded. */
+  maxQueuedJobs?: number;
 }
+
+const DEFAULT_MAX_CONCURRENT_JOBS = 16;
+const DEFAULT_MAX_QUEUED_JOBS = 256;
 
 const LISTINGS_TTL_MS = 30_000;
 type ModelListings = Awaited<ReturnType<CocoonClient['models']>>;
@@ -17,10 +28,23 @@ type ModelListings = Awaited<ReturnType<CocoonClient['models']>>;
  */
 export class NetworkSummarizer implements Summarizer {
   private cachedListings: { at: number; listings: Promise<ModelListings> } | undefined;
+  private readonly limit: LimitFunction;
+  private readonly maxQueuedJobs: number;
 
-  constructor(private readonly options: NetworkSummarizerOptions) {}
+  constructor(private readonly options: NetworkSummarizerOptions) {
+    this.limit = pLimit(options.maxConcurrentJobs ?? DEFAULT_MAX_CONCURRENT_JOBS);
+    this.maxQueuedJobs = options.maxQueuedJobs ?? DEFAULT_MAX_QUEUED_JOBS;
+  }
 
-  async summarize({ signal, ...request }: SummaryRequest): Promise<SummaryResult> {
+  summarize(request: SummaryRequest): Promise<SummaryResult> {
+    if (this.limit.pendingCount >= this.maxQueuedJobs) {
+      return Promise.reject(new SummarizeError('busy', 'too many summaries are waiting for the network'));
+    }
+    return this.limit(() => this.run(request));
+  }
+
+  private async run({ signal, ...request }: SummaryRequest): Promise<SummaryResult> {
+    if (signal?.aborted) throw new SummarizeError('aborted', 'the summary was cancelled');
     const model = this.options.model ?? (await this.cheapestModel());
     try {
       const result = await this.options.client.chat(buildSummaryPrompt(request), {
@@ -42,10 +66,10 @@ export class NetworkSummarizer implements Summarizer {
       };
     } catch (error) {
       if (signal?.aborted) throw new SummarizeError('aborted', 'the summary was cancelled', { cause: error });
-      if (
-        error instanceof ClientError &&
-        (error.code === 'no_verified_worker' || error.detail?.status === 429)
-      ) {
+      if (error instanceof ClientError && error.detail?.status === 429) {
+        throw new SummarizeError('busy', 'the network is busy', { cause: error });
+      }
+      if (error instanceof ClientError && error.code === 'no_verified_worker') {
         throw new SummarizeError('unavailable', 'no attested worker can take the job right now', {
           cause: error,
         });

@@ -53,7 +53,8 @@ export interface Summarizer {
 export class SummarizeError extends Error {
   override readonly name = 'SummarizeError';
   constructor(
-    readonly code: 'unavailable' | 'aborted' | 'failed',
+    /** busy: the network (or the bot's queue for it) is full; try again later. */
+    readonly code: 'busy' | 'unavailable' | 'aborted' | 'failed',
     message: string,
     options?: { cause?: unknown },
   ) {

@@ -2,59 +2,33 @@
 // by the app server with demo data, inside a fake Telegram host: launch parameters in the URL hash with
 // initData signed by the test bot token, and a TelegramWebviewProxy that answers the SDK's requests.
 // Screenshots of each screen in light and dark themes go to test-results/miniapp/.
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { generateSigningKeyPair, sha256, signBytes, toHex } from '@cocoon/shared';
-import { CLIENT_TOP_UP_OP, signInitData } from '@cocoon/shared/protocol/app-api';
+import { CLIENT_TOP_UP_OP } from '@cocoon/shared/protocol/app-api';
 import { beginCell, Cell } from '@ton/core';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAppServer } from '../../src/app/index.js';
 import { createDemo, DEMO_CONTRACT, DEMO_USER, type Demo } from './demo.js';
+import {
+  buildMiniApp,
+  launchChromium,
+  mainButtonReady,
+  openInTelegram,
+  pressBack,
+  type TelegramPage,
+  type Theme,
+  telegramEvent,
+} from './telegram-host.js';
+import { injectTonConnectWallet, type TransferRequest } from './tonconnect-wallet.js';
 
-const CHROMIUM = process.env.COCOON_CHROMIUM ?? '/usr/bin/chromium';
 const BOT_TOKEN = '424242:e2e-test-bot-token';
-const MINIAPP = fileURLToPath(new URL('../../../miniapp', import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL('../../test-results/miniapp', import.meta.url));
-
-const THEMES = {
-  light: {
-    bg_color: '#ffffff',
-    secondary_bg_color: '#efeff3',
-    section_bg_color: '#ffffff',
-    text_color: '#000000',
-    hint_color: '#8e8e93',
-    link_color: '#2481cc',
-    accent_text_color: '#2481cc',
-    button_color: '#2481cc',
-    button_text_color: '#ffffff',
-    section_header_text_color: '#6d6d72',
-    destructive_text_color: '#d14e4e',
-    header_bg_color: '#ffffff',
-  },
-  dark: {
-    bg_color: '#17212b',
-    secondary_bg_color: '#0e1621',
-    section_bg_color: '#17212b',
-    text_color: '#f5f5f5',
-    hint_color: '#708499',
-    link_color: '#6ab3f3',
-    accent_text_color: '#6ab2f2',
-    button_color: '#5288c1',
-    button_text_color: '#ffffff',
-    section_header_text_color: '#6ab3f3',
-    destructive_text_color: '#ec3942',
-    header_bg_color: '#17212b',
-  },
-} as const;
-type Theme = keyof typeof THEMES;
 
 let browser: Browser;
 let server: Server;
@@ -67,15 +41,8 @@ afterEach(() => {
 });
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium`);
   dist = await mkdtemp(join(tmpdir(), 'cocoon-miniapp-'));
-  await promisify(execFile)(
-    join(MINIAPP, '../node_modules/.bin/vite'),
-    ['build', '--outDir', dist, '--emptyOutDir'],
-    {
-      cwd: MINIAPP,
-    },
-  );
+  await buildMiniApp(dist);
   demo = await createDemo(Math.floor(Date.now() / 1000));
   const app = createAppServer({
     ...demo.options,
@@ -87,19 +54,7 @@ beforeAll(async () => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
   });
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   await mkdir(ARTIFACTS, { recursive: true });
 }, 120_000);
 
@@ -109,100 +64,21 @@ afterAll(async () => {
   if (dist !== undefined) await rm(dist, { recursive: true, force: true });
 });
 
-/** Opens the app as Telegram would, recording the Mini Apps methods it calls. */
-async function openApp(
+/** Opens the app as Telegram would, as the demo user. */
+function openApp(
   theme: Theme,
   botToken = BOT_TOKEN,
   beforeOpen?: (page: Page) => Promise<void>,
-): Promise<{ page: Page; methods: string[]; mainButton: MainButtonState[] }> {
-  const context = await browser.newContext({
-    viewport: { width: 390, height: 844 },
-    deviceScaleFactor: 1,
-    colorScheme: theme,
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  // An uncaught error in the app fails the test that opened it, with the error's message.
-  page.on('pageerror', (error) => pageErrors.push(error.message));
-  const methods: string[] = [];
-  const mainButton: MainButtonState[] = [];
-  await page.exposeFunction('recordTelegramMethod', (name: string, data?: string) => {
-    methods.push(name);
-    if (name === 'web_app_setup_main_button' && data !== undefined) mainButton.push(JSON.parse(data));
-  });
-  await page.addInitScript((themeParams) => {
-    const scope = window as unknown as Record<string, unknown> & {
-      Telegram?: { WebView?: { receiveEvent?: (type: string, data?: unknown) => void } };
-      recordTelegramMethod: (name: string, data?: string) => void;
-    };
-    const emit = (type: string, data?: unknown) =>
-      setTimeout(() => scope.Telegram?.WebView?.receiveEvent?.(type, data), 0);
-    scope.TelegramWebviewProxy = {
-      postEvent(type: string, data?: string) {
-        scope.recordTelegramMethod(type, data);
-        if (type === 'web_app_request_theme') emit('theme_changed', { theme_params: themeParams });
-        if (type === 'web_app_request_viewport') {
-          emit('viewport_changed', {
-            height: window.innerHeight,
-            width: window.innerWidth,
-            is_expanded: true,
-            is_state_stable: true,
-          });
-        }
-        const insets = { top: 0, bottom: 0, left: 0, right: 0 };
-        if (type === 'web_app_request_safe_area') emit('safe_area_changed', insets);
-        if (type === 'web_app_request_content_safe_area') emit('content_safe_area_changed', insets);
-      },
-    };
-  }, THEMES[theme]);
-  const initData = signInitData(
-    {
-      auth_date: String(Math.floor(Date.now() / 1000)),
-      query_id: 'e2e',
-      user: JSON.stringify(DEMO_USER),
-      // Telegram's Ed25519 signature for third parties: the SDK requires the field; the server checks the HMAC.
-      signature: 'e2e-test-has-no-telegram-signature',
-    },
+): Promise<TelegramPage> {
+  return openInTelegram(browser, {
+    url: base,
     botToken,
-  );
-  const hash = new URLSearchParams([
-    ['tgWebAppData', initData],
-    ['tgWebAppVersion', '8.0'],
-    ['tgWebAppPlatform', 'ios'],
-    ['tgWebAppThemeParams', JSON.stringify(THEMES[theme])],
-  ]);
-  await beforeOpen?.(page);
-  await page.goto(`${base}/#${hash}`);
-  return { page, methods, mainButton };
+    user: DEMO_USER,
+    theme,
+    pageErrors,
+    ...(beforeOpen === undefined ? {} : { beforeOpen }),
+  });
 }
-
-/** The parameters of `web_app_setup_main_button`, as the SDK sends them. */
-interface MainButtonState {
-  is_visible?: boolean;
-  is_active?: boolean;
-  text?: string;
-}
-
-/** Waits until Telegram's main button shows `text` and is enabled. */
-async function mainButtonReady(states: MainButtonState[], text: string): Promise<void> {
-  await expect
-    .poll(() => {
-      const last = states.at(-1);
-      return last?.is_visible === true && last.is_active === true ? last.text : undefined;
-    })
-    .toBe(text);
-}
-
-/** What the Telegram client sends when the user taps its back or main button. */
-const telegramEvent = (page: Page, type: 'back_button_pressed' | 'main_button_pressed') =>
-  page.evaluate(
-    (eventType) =>
-      (
-        window as unknown as { Telegram: { WebView: { receiveEvent: (type: string) => void } } }
-      ).Telegram.WebView.receiveEvent(eventType),
-    type,
-  );
-const pressBack = (page: Page) => telegramEvent(page, 'back_button_pressed');
 
 describe.each(['light', 'dark'] as const)('Mini App in the %s theme', (theme) => {
   it('shows the balance, verifies receipts and attestations in the browser', async () => {
@@ -288,92 +164,49 @@ it('shows the server refusing initData signed with another bot token', async () 
  * A wallet injected through TonConnect's JS bridge (as a wallet's in-app browser does), signing each transfer
  * with its Ed25519 key; the signed transfer is recorded here instead of reaching a chain.
  */
-async function injectTestWallet(page: Page, transfers: TonConnectTransfer[]): Promise<void> {
+async function injectTestWallet(page: Page, transfers: TransferRequest[]): Promise<void> {
   const key = generateSigningKeyPair();
-  const address = `0:${toHex(sha256(key.publicKey))}`;
-  await page.exposeFunction('signTestTransfer', (requestJson: string) => {
-    const request = JSON.parse(requestJson) as TonConnectTransfer;
-    transfers.push(request);
-    const transfer = beginCell().storeUint(request.valid_until, 32).storeStringRefTail(requestJson).endCell();
-    return beginCell()
-      .storeBuffer(Buffer.from(signBytes(transfer.hash(), key.secretKey)))
-      .storeRef(transfer)
-      .endCell()
-      .toBoc()
-      .toString('base64');
-  });
   const stateInit = beginCell()
     .storeUint(0, 2)
     .storeBit(1)
     .storeRef(beginCell().endCell())
     .storeBit(0)
     .endCell();
-  await page.addInitScript(
-    ({ address, publicKey, walletStateInit }) => {
-      const device = {
-        platform: 'browser',
-        appName: 'cocoontestwallet',
-        appVersion: '1.0.0',
-        maxProtocolVersion: 2,
-        features: ['SendTransaction', { name: 'SendTransaction', maxMessages: 4 }],
-      };
-      let connected = false;
-      const connectEvent = (id: number) => ({
-        event: 'connect',
-        id,
-        payload: {
-          items: [{ name: 'ton_addr', address, network: '-239', publicKey, walletStateInit }],
-          device,
-        },
-      });
-      const sign = (window as unknown as { signTestTransfer: (json: string) => Promise<string> })
-        .signTestTransfer;
-      // TonConnect takes injected wallets from its wallets list by bridge key: the test wallet uses Tonkeeper's.
-      (window as unknown as Record<string, unknown>).tonkeeper = {
-        tonconnect: {
-          deviceInfo: device,
-          walletInfo: {
-            name: 'Cocoon Test Wallet',
-            app_name: 'cocoontestwallet',
-            image: `${location.origin}/icon.png`,
-            about_url: location.origin,
-            platforms: ['chrome'],
-          },
-          protocolVersion: 2,
-          isWalletBrowser: true,
-          connect: async () => {
-            connected = true;
-            return connectEvent(1);
-          },
-          restoreConnection: async () =>
-            connected
-              ? connectEvent(2)
-              : { event: 'connect_error', id: 2, payload: { code: 0, message: 'not connected' } },
-          send: async (request: { method: string; params: string[]; id: string }) => {
-            if (request.method === 'sendTransaction') {
-              return { result: await sign(request.params[0] ?? '{}'), id: request.id };
-            }
-            if (request.method === 'disconnect') {
-              connected = false;
-              return { result: {}, id: request.id };
-            }
-            return { error: { code: 400, message: `unsupported ${request.method}` }, id: request.id };
-          },
-          listen: () => () => {},
-        },
-      };
+  await injectTonConnectWallet(page, {
+    // TonConnect takes injected wallets from its wallets list by bridge key: the test wallet uses Tonkeeper's.
+    jsBridgeKey: 'tonkeeper',
+    walletInfo: {
+      name: 'Cocoon Test Wallet',
+      app_name: 'cocoontestwallet',
+      image: `${base}/icon.png`,
+      about_url: base,
+      platforms: ['chrome'],
     },
-    { address, publicKey: toHex(key.publicKey), walletStateInit: stateInit.toBoc().toString('base64') },
-  );
-}
-
-interface TonConnectTransfer {
-  valid_until: number;
-  messages: { address: string; amount: string; payload?: string }[];
+    connect: async () => ({
+      name: 'ton_addr',
+      address: `0:${toHex(sha256(key.publicKey))}`,
+      network: '-239',
+      publicKey: toHex(key.publicKey),
+      walletStateInit: stateInit.toBoc().toString('base64'),
+    }),
+    sendTransaction: async (request) => {
+      transfers.push(request);
+      const transfer = beginCell()
+        .storeUint(request.valid_until, 32)
+        .storeStringRefTail(JSON.stringify(request))
+        .endCell();
+      return beginCell()
+        .storeBuffer(Buffer.from(signBytes(transfer.hash(), key.secretKey)))
+        .storeRef(transfer)
+        .endCell()
+        .toBoc()
+        .toString('base64');
+    },
+  });
 }
 
 it("tops up through TonConnect: pending on the wallet's word, confirmed only by the chain credit", async () => {
-  const transfers: TonConnectTransfer[] = [];
+  const transfers: TransferRequest[] = [];
   const { page, mainButton } = await openApp('light', BOT_TOKEN, (page) => injectTestWallet(page, transfers));
   try {
     await page.getByRole('button', { name: /^Top up/ }).click();

@@ -37,11 +37,13 @@ describe('/settings', () => {
     await h.bot.handleUpdate(h.api.command(user, 'settings'));
     const panel = h.api.sentMessages(user.id)[0] as Message;
     expect(panel.text).toBe(
-      'Your summary settings (private chats and inline mode)\n\nLanguage: the text’s own\nLength: bullets',
+      'Your summary settings (private chats and inline mode)\n\nLanguage: the text’s own\nLength: bullets\n\n' +
+        'The bot’s language: English',
     );
     expect(panel.reply_markup?.inline_keyboard.map((row) => row.map((button) => button.text))).toEqual([
       ['✓ Text’s own', 'EN', 'RU'],
       ['short', '✓ bullets', 'detailed'],
+      ['✓ English', 'Русский'],
     ]);
     await h.bot.handleUpdate(h.api.callbackQuery(user, panel, 'us:language:ru'));
     await h.bot.handleUpdate(h.api.callbackQuery(user, panel, 'us:length:detailed'));
@@ -50,7 +52,7 @@ describe('/settings', () => {
       language: 'ru',
       length: 'detailed',
     });
-    expect(h.api.message(user.id, panel.message_id)?.text).toContain('Language: ru\nLength: detailed');
+    expect(h.api.message(user.id, panel.message_id)?.text).toContain('Language: Russian\nLength: detailed');
     await h.bot.handleUpdate(h.api.privateText(user, TEXT));
     expect(h.summarizer.requests[0]).toMatchObject({ language: 'ru', length: 'detailed' });
   });

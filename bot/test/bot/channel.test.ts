@@ -253,7 +253,7 @@ describe('channel settings', () => {
     });
     const shown = h.api.message(admin.id, panel.message_id)?.text ?? '';
     expect(shown).toContain('Summaries: off');
-    expect(shown).toContain('Posts from 1000 characters');
+    expect(shown).toContain('Posts from 1,000 characters');
     expect(shown).toContain('Paid by: the channel’s sponsor budget');
     expect(h.api.callsTo('answerCallbackQuery')).toHaveLength(5);
   });

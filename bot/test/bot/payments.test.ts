@@ -2,7 +2,6 @@ import type { Chat, ChatMember, InlineKeyboardButton, Message } from 'grammy/typ
 import { afterEach, describe, expect, it } from 'vitest';
 import { createStarsTopUpLink } from '../../src/handlers/payments.js';
 import { DEFAULT_CHANNEL_SETTINGS } from '../../src/store/types.js';
-import { parseTelegramHtml } from '../support/bot-api.js';
 import { type Harness, startHarness } from '../support/harness.js';
 
 const RATE = 4_000_000n; // nanotons per Star
@@ -25,18 +24,6 @@ async function start(settings: Parameters<typeof startHarness>[0] = {}) {
     },
   });
 }
-
-/** What the chat shows: the texts of sent and edited messages, after Telegram parsed their HTML. */
-const shown = (chatId: number) =>
-  h.api.sent
-    .filter(
-      (call) => ['sendMessage', 'editMessageText'].includes(call.method) && call.params.chat_id === chatId,
-    )
-    .map((call) =>
-      call.params.parse_mode === 'HTML'
-        ? parseTelegramHtml(String(call.params.text))
-        : String(call.params.text),
-    );
 
 const buttons = (message: Message | undefined): InlineKeyboardButton[] =>
   message?.reply_markup?.inline_keyboard.flat() ?? [];
@@ -102,9 +89,14 @@ describe('/topup and Stars payments', () => {
     await h.bot.handleUpdate(payment);
     await h.bot.handleUpdate(payment); // Telegram may deliver an update twice
     expect(await h.store.balance(user.id)).toBe(250n * RATE);
-    expect(shown(user.id)).toContain('✅ 1 TON added. Your credit: 1 TON.');
+    // shapes Telegram never sends (a forged update) neither credit nor debit
+    for (const [total, currency] of [[-250, 'XTR'], [2.5, 'XTR'], [250, 'USD']] as const) {
+      await h.bot.handleUpdate(h.api.successfulPayment(user, 'topup:250', total, currency));
+    }
+    expect(await h.store.balance(user.id)).toBe(250n * RATE);
+    expect(h.api.shownTexts(user.id)).toContain('✅ 1 TON added. Your credit: 1 TON.');
     await h.bot.handleUpdate(h.api.command(user, 'balance'));
-    expect(shown(user.id).at(-1)).toBe(
+    expect(h.api.shownTexts(user.id).at(-1)).toBe(
       'Your credit: 1 TON\nFree summaries left today: 1 of 1\n\nAdd credit with /topup.',
     );
   });
@@ -112,11 +104,11 @@ describe('/topup and Stars payments', () => {
   it('makes Stars invoice links for the Mini App, for the offered packages only', async () => {
     await start();
     const settings = { starsPackages: [50, 250], nanotonsPerStar: RATE };
-    expect(await createStarsTopUpLink(h.bot.api, 50, settings)).toMatch(/^https:\/\/t\.me\/\$/);
+    expect(await createStarsTopUpLink(h.bot.api, 50, settings, 'en')).toMatch(/^https:\/\/t\.me\/\$/);
     expect(h.api.callsTo('createInvoiceLink')).toEqual([
       expect.objectContaining({ payload: 'topup:50', currency: 'XTR', provider_token: '' }),
     ]);
-    expect(() => createStarsTopUpLink(h.bot.api, 51, settings)).toThrow(RangeError);
+    expect(() => createStarsTopUpLink(h.bot.api, 51, settings, 'en')).toThrow(RangeError);
   });
 
   it('says clearly when the free quota is used up and the credit does not cover a summary', async () => {
@@ -124,7 +116,7 @@ describe('/topup and Stars payments', () => {
     await h.bot.handleUpdate(h.api.privateText(user, TEXT));
     await h.bot.handleUpdate(h.api.privateText(user, `${TEXT} Again.`));
     expect(h.summarizer.requests).toHaveLength(1);
-    expect(shown(user.id).at(-1)).toMatch(
+    expect(h.api.shownTexts(user.id).at(-1)).toMatch(
       /^You have used your 1 free summaries for today, and your credit \(0 TON\) does not cover this summary \(up to 0\.\d+ TON\)\. Add credit with \/topup\.$/,
     );
   });
@@ -136,7 +128,7 @@ describe('/topup and Stars payments', () => {
     const offer = h.api.sentMessages(user.id)[0] as Message;
     // (⌈3520 / 3⌉ + 200 prompt + 320 bullet tokens) × 1000 nanotons, the fake network's price.
     expect(offer.text).toMatch(
-      /^This text is long \(3520 characters\)\. Its summary costs up to 0\.001694 TON\./,
+      /^This text is long \(3,520 characters\)\. Its summary costs up to 0\.001694 TON\./,
     );
     expect(offer.text).toContain('It will use one of your 1 free summaries left today.');
     const [data] = callbackData(offer);
@@ -179,7 +171,7 @@ describe('/topup and Stars payments', () => {
     const [job] = await h.store.recentJobs(user.id, 1);
     expect(job).toMatchObject({ paidBy: 'credit' });
     expect(await h.store.balance(user.id)).toBe(BigInt(stars) * RATE - (job?.cost ?? 0n));
-    expect(shown(user.id).at(-1)).toContain('• The harbour ferry now runs');
+    expect(h.api.shownTexts(user.id).at(-1)).toContain('• The harbour ferry now runs');
     expect(h.api.callsTo('refundStarPayment')).toEqual([]);
   });
 
@@ -196,7 +188,7 @@ describe('/topup and Stars payments', () => {
     const chargeId = payment.message?.successful_payment?.telegram_payment_charge_id as string;
     expect(h.api.refunded(chargeId)).toBe(true);
     expect(await h.store.balance(user.id)).toBe(0n);
-    expect(shown(user.id)).toContain(`The summary failed, so your ${stars} ⭐ were refunded.`);
+    expect(h.api.shownTexts(user.id)).toContain(`The summary failed, so your ${stars} ⭐ were refunded.`);
     await h.bot.handleUpdate(payment); // a repeated update refunds nothing twice
     expect(h.api.callsTo('refundStarPayment')).toHaveLength(1);
     expect(await h.store.balance(user.id)).toBe(0n);
@@ -205,7 +197,7 @@ describe('/topup and Stars payments', () => {
     const late = h.api.successfulPayment(user, String(invoice?.payload), stars);
     await h.bot.handleUpdate(late);
     expect(h.api.refunded(late.message?.successful_payment?.telegram_payment_charge_id as string)).toBe(true);
-    expect(shown(user.id).at(-1)).toBe('This request expired. Please send the text again.');
+    expect(h.api.shownTexts(user.id).at(-1)).toBe('This request expired. Please send the text again.');
     expect(await h.store.balance(user.id)).toBe(0n);
     expect(h.logs.join('\n')).not.toContain('harbour ferry');
   });

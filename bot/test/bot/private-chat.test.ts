@@ -46,18 +46,6 @@ beforeEach(async () => {
   });
 });
 
-/** The texts the bot shows in a chat, after Telegram parsed their HTML. */
-function shownTexts(chatId: number): string[] {
-  return h.api.sent
-    .filter(
-      (call) => ['sendMessage', 'editMessageText'].includes(call.method) && call.params.chat_id === chatId,
-    )
-    .map((call) => {
-      const text = String(call.params.text);
-      return call.params.parse_mode === 'HTML' ? parseTelegramHtml(text) : text;
-    });
-}
-
 describe('commands', () => {
   it('/start greets the user, escaping their name', async () => {
     await h.bot.handleUpdate(h.api.command(user, 'start'));
@@ -68,12 +56,12 @@ describe('commands', () => {
 
   it('/help explains inline mode with the bot name', async () => {
     await h.bot.handleUpdate(h.api.command(user, 'help'));
-    expect(shownTexts(user.id)[0]).toContain(`@${h.api.botInfo.username} https://`);
+    expect(h.api.shownTexts(user.id)[0]).toContain(`@${h.api.botInfo.username} https://`);
   });
 
   it('/start with an unknown summary id says it is gone', async () => {
     await h.bot.handleUpdate(h.api.command(user, 'start', 's_doesnotexist'));
-    expect(shownTexts(user.id)).toEqual([
+    expect(h.api.shownTexts(user.id)).toEqual([
       'This summary is no longer available. Tap the ✨ Summary button under the post again.',
     ]);
   });
@@ -102,7 +90,7 @@ describe('texts and forwarded posts', () => {
   it('escapes what the summary says', async () => {
     const tricky = `${POST} Tags like <b> & entities like &amp; stay text.`;
     await h.bot.handleUpdate(h.api.privateText(user, tricky));
-    expect(shownTexts(user.id).at(-1)).toContain('Tags like <b> & entities like &amp; stay text.');
+    expect(h.api.shownTexts(user.id).at(-1)).toContain('Tags like <b> & entities like &amp; stay text.');
   });
 
   it('summarizes a forwarded channel post and shares it with everyone who forwards it', async () => {
@@ -117,12 +105,12 @@ describe('texts and forwarded posts', () => {
     const other = { ...user, id: 502 };
     await h.bot.handleUpdate(h.api.privateText(other, POST, forwarded));
     expect(h.summarizer.requests).toHaveLength(1);
-    expect(shownTexts(other.id).at(-1)).toBe(shownTexts(user.id).at(-1));
+    expect(h.api.shownTexts(other.id).at(-1)).toBe(h.api.shownTexts(user.id).at(-1));
   });
 
   it('asks for more than a short text', async () => {
     await h.bot.handleUpdate(h.api.privateText(user, 'Too short to summarize.'));
-    expect(shownTexts(user.id)).toEqual([
+    expect(h.api.shownTexts(user.id)).toEqual([
       'Send me a text of at least 200 characters, a forwarded post or a link, and I will summarize it.',
     ]);
     expect(h.summarizer.requests).toHaveLength(0);
@@ -131,7 +119,7 @@ describe('texts and forwarded posts', () => {
   it('says so when the summary fails, without logging the text', async () => {
     h.summarizer.failNext();
     await h.bot.handleUpdate(h.api.privateText(user, POST));
-    expect(shownTexts(user.id).at(-1)).toBe(
+    expect(h.api.shownTexts(user.id).at(-1)).toBe(
       'I could not make a summary right now. Please try again in a minute.',
     );
     expect(h.logs.join('\n')).toContain('text not summarized');
@@ -175,7 +163,7 @@ describe('links', () => {
     ]);
     expect(site.hosts.length - fetchesBefore).toBe(1);
     expect(h.summarizer.requests).toHaveLength(1);
-    expect(shownTexts(503).at(-1)).toBe(shownTexts(user.id).at(-1));
+    expect(h.api.shownTexts(503).at(-1)).toBe(h.api.shownTexts(user.id).at(-1));
   });
 
   it.each([
@@ -197,7 +185,7 @@ describe('links', () => {
           ? `http://herald.test:${site.port}/missing`
           : link;
     await h.bot.handleUpdate(h.api.privateText(user, url));
-    expect(shownTexts(user.id)).toEqual(['⏳ Reading the page…', answer]);
+    expect(h.api.shownTexts(user.id)).toEqual(['⏳ Reading the page…', answer]);
     expect(h.summarizer.requests).toHaveLength(0);
     expect(h.logs.join('\n')).not.toContain(url);
   });

@@ -22,7 +22,7 @@ afterEach(async () => {
 async function start(delayMs: number) {
   api = await RecordingBotApi.start();
   const store = new InMemoryBotStore();
-  running = startBot({
+  running = await startBot({
     token: api.token,
     apiRoot: api.apiRoot,
     store,

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Transformer } from 'grammy';
 import type {
   CallbackQuery,
   Chat,
@@ -131,6 +132,18 @@ export class RecordingBotApi {
         (call) => call.method === 'sendMessage' && (chatId === undefined || call.params.chat_id === chatId),
       )
       .map((call) => call.result as Message);
+  }
+
+  /** What a chat shows: the texts of sent and edited messages, after Telegram parsed their HTML. */
+  shownTexts(chatId: number): string[] {
+    return this.sent
+      .filter(
+        (call) => ['sendMessage', 'editMessageText'].includes(call.method) && call.params.chat_id === chatId,
+      )
+      .map((call) => {
+        const text = String(call.params.text);
+        return call.params.parse_mode === 'HTML' ? parseTelegramHtml(text) : text;
+      });
   }
 
   clearCalls(): void {
@@ -376,6 +389,25 @@ export class RecordingBotApi {
       }
       params = JSON.parse(body) as Params;
     }
+    const { status, body: answer } = await this.answer(method, params, request);
+    reply(status, answer);
+  }
+
+  /** A grammY transformer that answers in process as the HTTP side does, without the network: for benchmarks. */
+  transformer(): Transformer {
+    return async (_prev, method, payload) => {
+      // What JSON would carry (no undefined fields), as over HTTP.
+      const params = JSON.parse(JSON.stringify(payload ?? {})) as Params;
+      return (await this.answer(method, params)).body as Awaited<ReturnType<Transformer>>;
+    };
+  }
+
+  /** Records a call and answers it: a result, or Telegram's error (a failure set with failNext first). */
+  private async answer(
+    method: string,
+    params: Params,
+    request?: http.IncomingMessage,
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
     const call: RecordedCall = { method, params };
     this.calls.push(call);
     for (const wake of this.callWaiters) wake();
@@ -383,25 +415,24 @@ export class RecordingBotApi {
     const failure = this.failures.get(method)?.shift();
     if (failure !== undefined) {
       call.result = failure;
-      return reply(failure.error_code, { ok: false, ...failure });
+      return { status: failure.error_code, body: { ok: false, ...failure } };
     }
     try {
       call.result = await this.handle(method, params, request);
-      reply(200, { ok: true, result: call.result });
+      return { status: 200, body: { ok: true, result: call.result } };
     } catch (error) {
       const failure =
         error instanceof ApiError
           ? error
           : new ApiError(500, `Internal Server Error: ${(error as Error).message}`);
-      reply(failure.errorCode, {
-        ok: false,
-        error_code: failure.errorCode,
-        description: failure.description,
-      });
+      return {
+        status: failure.errorCode,
+        body: { ok: false, error_code: failure.errorCode, description: failure.description },
+      };
     }
   }
 
-  private handle(method: string, params: Params, request: http.IncomingMessage): unknown {
+  private handle(method: string, params: Params, request?: http.IncomingMessage): unknown {
     switch (method) {
       case 'getMe':
         return this.botInfo;
@@ -411,6 +442,8 @@ export class RecordingBotApi {
         return true;
       case 'getUpdates':
         return this.getUpdates(params, request);
+      case 'setWebhook':
+        return this.setWebhook(params);
       case 'sendMessage':
         return this.sendMessage(params);
       case 'editMessageText':
@@ -439,7 +472,7 @@ export class RecordingBotApi {
     }
   }
 
-  private async getUpdates(params: Params, request: http.IncomingMessage): Promise<Update[]> {
+  private async getUpdates(params: Params, request?: http.IncomingMessage): Promise<Update[]> {
     const offset = typeof params.offset === 'number' ? params.offset : 0;
     // Telegram forgets updates below the offset: they are confirmed.
     while (this.pending.length > 0 && (this.pending[0] as Update).update_id < offset) this.pending.shift();
@@ -453,10 +486,21 @@ export class RecordingBotApi {
         };
         const timer = setTimeout(wake, timeoutMs);
         this.pollers.add(wake);
-        request.once('close', wake);
+        request?.once('close', wake);
       });
     }
     return this.pending.slice(0, Number(params.limit ?? 100));
+  }
+
+  /** Telegram's rules: an https URL, and a secret token of 1–256 characters from A-Z, a-z, 0-9, _ and -. */
+  private setWebhook(params: Params): true {
+    if (typeof params.url !== 'string' || !params.url.startsWith('https://')) {
+      throw badRequest('bad webhook: An HTTPS URL must be provided for webhook');
+    }
+    if (params.secret_token !== undefined && !/^[A-Za-z0-9_-]{1,256}$/.test(String(params.secret_token))) {
+      throw badRequest('secret token contains unallowed characters');
+    }
+    return true;
   }
 
   private chatOf(chatId: unknown): Chat {

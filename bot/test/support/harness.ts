@@ -1,6 +1,7 @@
 import { createLogger } from '@cocoon/shared/log';
 import type { Bot } from 'grammy';
 import { type BotConfig, createBot } from '../../src/bot.js';
+import type { BotContext } from '../../src/i18n.js';
 import type { ReadArticle } from '../../src/links/read-article.js';
 import { InMemoryBotStore } from '../../src/store/memory.js';
 import { FakeSummarizer } from '../../src/summarize/fake-summarizer.js';
@@ -9,7 +10,7 @@ import { RecordingBotApi } from './bot-api.js';
 
 export interface Harness {
   api: RecordingBotApi;
-  bot: Bot;
+  bot: Bot<BotContext>;
   store: InMemoryBotStore;
   summarizer: FakeSummarizer;
   /** Every log line the bot wrote, as JSON text. */

@@ -93,9 +93,10 @@ export function verifyInitData(
   maxAgeSeconds: number,
 ): VerifiedInitData {
   const params = new URLSearchParams(raw);
-  const hash = params.get('hash');
-  if (hash === null || !/^[0-9a-f]{64}$/.test(hash)) {
-    throw new InitDataError('malformed', 'initData has no hash of 64 lowercase hex digits');
+  // A second hash would be ignored by the check but could mislead anything else that reads the query.
+  const [hash, ...otherHashes] = params.getAll('hash');
+  if (hash === undefined || otherHashes.length > 0 || !/^[0-9a-f]{64}$/.test(hash)) {
+    throw new InitDataError('malformed', 'initData needs exactly one hash of 64 lowercase hex digits');
   }
   const expected = initDataHash(params, botToken);
   const given = Uint8Array.from(hash.match(/../g) ?? [], (pair) => Number.parseInt(pair, 16));
