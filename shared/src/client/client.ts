@@ -243,7 +243,7 @@ export class CocoonClient {
     let end: Extract<AnswerEvent, { type: 'end' }> | undefined;
     let signedReceipt: SignedReceipt | undefined;
     if (response.body === null) throw new ClientError('incomplete', 'the proxy sent no answer body');
-    for await (const line of readNdjson(response.body)) {
+    for await (const line of answerLines(response.body, options.signal)) {
       const event = JobStreamEvent.parse(line);
       if (event.type === 'accepted') {
         // A new acceptance can only come from a failover before any chunk arrived.
@@ -352,6 +352,16 @@ export class CocoonClient {
       );
     }
     return response;
+  }
+}
+
+/** The answer's NDJSON lines; a connection that breaks off (a proxy that died) is a typed `incomplete`. */
+async function* answerLines(body: ReadableStream<Uint8Array>, signal?: AbortSignal): AsyncGenerator<unknown> {
+  try {
+    yield* readNdjson(body);
+  } catch (error) {
+    if (signal?.aborted) throw new ClientError('cancelled', 'the job was cancelled');
+    throw new ClientError('incomplete', `the answer stream broke off: ${(error as Error).message}`);
   }
 }
 

@@ -82,6 +82,10 @@ async function postgresDialect(databaseUrl: string, log: Logger | undefined): Pr
   const pool = new pg.Pool({ connectionString: databaseUrl, max: POSTGRES_POOL_SIZE, types: pgTypes });
   // An idle client can lose its server (restart, network); pg then emits this and the pool replaces it.
   pool.on('error', (error) => log?.warn({ err: error.message }, 'idle Postgres connection failed'));
+  // A client in use emits the same error itself (its query fails on its own); unheard, it would crash the process.
+  pool.on('connect', (client) =>
+    client.on('error', (error) => log?.warn({ err: error.message }, 'Postgres connection failed')),
+  );
   return new PostgresDialect({ pool });
 }
 

@@ -17,6 +17,10 @@ export type TestPostgres = {
   url: string;
   /** Stops the server and deletes its folder; safe to call twice. */
   stop(): Promise<void>;
+  /** Stops the server (fast shutdown: connections are cut) and keeps its data: a database outage. */
+  pause(): Promise<void>;
+  /** Starts the paused server again on the same port and data. */
+  resume(): Promise<void>;
 };
 
 /**
@@ -38,19 +42,11 @@ export async function startPostgres(): Promise<TestPostgres> {
       : run(join(bin, program), args, { timeout: STEP_TIMEOUT_S * 1000 });
 
   let started = false;
+  const stopArgs = ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', String(STEP_TIMEOUT_S)];
   const stop = async () => {
     if (started) {
       started = false;
-      await runAsServerUser('pg_ctl', [
-        'stop',
-        '-D',
-        dataDir,
-        '-m',
-        'fast',
-        '-w',
-        '-t',
-        String(STEP_TIMEOUT_S),
-      ]);
+      await runAsServerUser('pg_ctl', stopArgs);
     }
     await rm(dir, { recursive: true, force: true });
   };
@@ -70,20 +66,31 @@ export async function startPostgres(): Promise<TestPostgres> {
     ]);
     const port = await freeLoopbackPort();
     const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50`;
-    started = true;
-    await runAsServerUser('pg_ctl', [
-      'start',
-      '-D',
-      dataDir,
-      '-l',
-      logFile,
-      '-o',
-      serverOptions,
-      '-w',
-      '-t',
-      String(STEP_TIMEOUT_S),
-    ]);
-    return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, stop };
+    const startServer = async () => {
+      started = true;
+      await runAsServerUser('pg_ctl', [
+        'start',
+        '-D',
+        dataDir,
+        '-l',
+        logFile,
+        '-o',
+        serverOptions,
+        '-w',
+        '-t',
+        String(STEP_TIMEOUT_S),
+      ]);
+    };
+    await startServer();
+    return {
+      url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+      stop,
+      async pause() {
+        started = false;
+        await runAsServerUser('pg_ctl', stopArgs);
+      },
+      resume: startServer,
+    };
   } catch (error) {
     const serverLog = await readFile(logFile, 'utf8').catch(() => '');
     await stop().catch(() => {});
