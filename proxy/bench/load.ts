@@ -1,9 +1,11 @@
 /**
  * Load side of the proxy benchmark (Node-only by nature), run as a child process so that the proxy's CPU
- * time is measured alone: N fake workers that answer every job at once (one sealed-looking chunk and a
- * really signed receipt) and clients that send signed jobs. Sealing is skipped: the proxy never opens a
- * job, so random bytes of the right shape cost it the same as real ciphertext.
- * Protocol with the parent, one JSON line each on stdout: ready, phase (start/end marks), result.
+ * time is measured alone: N fake workers and clients that send signed jobs. Sealing is skipped: the proxy
+ * never opens a job, so random bytes of the right shape cost it the same as real ciphertext.
+ * - `throughput`: workers answer every job at once (one sealed-looking chunk and a really signed receipt).
+ * - `memory`: HELD_JOBS jobs held open at once, their workers streaming a chunk per job every second,
+ *   then all answered.
+ * Protocol with the parent, one JSON line each on stdout: phase marks (start/end, held/released), result.
  */
 import { createHash, createPrivateKey, type KeyObject, sign } from 'node:crypto';
 import {
@@ -23,12 +25,17 @@ import {
 import { generateWorkerKeyPair, hpkeKeyId } from '@cocoon/shared/crypto/hpke';
 import WebSocket from 'ws';
 
-const [baseUrl = '', workerCountText = '1', secondsText = '3', modelArg = ''] = process.argv.slice(2);
+const [mode = 'throughput', baseUrl = '', workerCountText = '1', secondsText = '3', modelArg = ''] =
+  process.argv.slice(2);
 const workerCount = Number(workerCountText);
 const phaseMs = Number(secondsText) * 1000;
 const model = modelArg;
 const CONCURRENCY = 64;
 const CLIENTS = 16;
+/** Jobs in flight at once in the memory mode (the target: proxy RSS with 1,000 jobs in flight). */
+const HELD_JOBS = 1000;
+const HOLD_MS = 3000;
+const STREAM_INTERVAL_MS = 1000;
 
 const emit = (message: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(message)}\n`);
 
@@ -47,7 +54,11 @@ function keyPair() {
 
 const CHUNK_DATA = toBase64(randomBytes(32 + 64 + 16));
 
-async function startWorker(capacity: number): Promise<string> {
+type Signer = ReturnType<typeof keyPair>;
+type JobHeader = { jobId: string; client: string; model: string };
+type JobHandler = (socket: WebSocket, header: JobHeader, signer: Signer) => void;
+
+async function startWorker(capacity: number, onJob: JobHandler): Promise<string> {
   const hpke = await generateWorkerKeyPair();
   const signer = keyPair();
   const bundle = await new DevAttestor().attest({
@@ -66,7 +77,7 @@ async function startWorker(capacity: number): Promise<string> {
       const message = JSON.parse(data.toString());
       if (message.type === 'welcome') resolve();
       else if (message.type === 'rejected') reject(new Error(message.reason));
-      else if (message.type === 'job') answer(socket, message.job.header, signer);
+      else if (message.type === 'job') onJob(socket, message.job.header, signer);
     });
   });
   socket.send(
@@ -83,17 +94,12 @@ async function startWorker(capacity: number): Promise<string> {
   return hpkeKeyId(hpke.publicKey);
 }
 
-function answer(
-  socket: WebSocket,
-  header: { jobId: string; client: string; model: string },
-  signer: { publicKey: string; key: KeyObject },
-): void {
-  socket.send(
-    JSON.stringify({
-      type: 'chunk',
-      chunk: { jobId: header.jobId, index: 0, final: true, data: CHUNK_DATA },
-    }),
-  );
+const sendChunk = (socket: WebSocket, jobId: string, index: number, final: boolean) =>
+  socket.send(JSON.stringify({ type: 'chunk', chunk: { jobId, index, final, data: CHUNK_DATA } }));
+
+/** The answer's last chunk and its receipt. */
+function answer(socket: WebSocket, header: JobHeader, signer: Signer, chunks = 1): void {
+  sendChunk(socket, header.jobId, chunks - 1, true);
   const receipt: Receipt = {
     jobId: header.jobId,
     client: header.client,
@@ -123,8 +129,11 @@ const BODY = toBase64(randomBytes(512));
 const ENC = toBase64(randomBytes(32));
 const WRAPPED = toBase64(randomBytes(48));
 
-/** One job: POST, read the NDJSON answer to its receipt; returns the latency in ms. */
-async function runJob(keyIds: string[], n: number): Promise<number> {
+/**
+ * One job: POST, read the NDJSON answer to its receipt; returns the latency in ms. `onFirstChunk` is called
+ * when the answer's first chunk arrives.
+ */
+async function runJob(keyIds: string[], n: number, onFirstChunk?: () => void): Promise<number> {
   const client = clients[n % CLIENTS] as (typeof clients)[number];
   const recipients = [0, 1, 2]
     .map((i) => keyIds[(n + i * 7) % keyIds.length] as string)
@@ -159,13 +168,30 @@ async function runJob(keyIds: string[], n: number): Promise<number> {
       [SIGNATURE_HEADER]: sign(null, signed, client.key).toString('base64'),
     },
     body,
-    signal: AbortSignal.timeout(10_000),
+    signal: AbortSignal.timeout(mode === 'memory' ? 60_000 : 10_000),
   });
-  const text = await response.text();
+  const text =
+    onFirstChunk === undefined ? await response.text() : await readStreaming(response, onFirstChunk);
   if (response.status !== 200 || !text.includes('"type":"receipt"')) {
     throw new Error(`job ${n} failed: ${response.status} ${text.slice(0, 200)}`);
   }
   return performance.now() - started;
+}
+
+/** Reads an NDJSON answer as it streams; keeps its beginning up to the first chunk, then only its tail. */
+async function readStreaming(response: Response, onFirstChunk: () => void): Promise<string> {
+  let text = '';
+  let seenChunk = false;
+  const reader = (response.body ?? new ReadableStream()).pipeThrough(new TextDecoderStream()).getReader();
+  // Ends with the answer (or the request's timeout).
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    text = seenChunk ? text.slice(-4096) + read.value : text + read.value;
+    if (!seenChunk && text.includes('"type":"chunk"')) {
+      seenChunk = true;
+      onFirstChunk();
+    }
+  }
+  return text;
 }
 
 const percentile = (sorted: number[], p: number) =>
@@ -205,15 +231,59 @@ async function openLoop(keyIds: string[], rate: number) {
   return { rate, jobs: latencies.length, ...summary(latencies) };
 }
 
-const capacity = Math.max(4, Math.ceil((CONCURRENCY * 2) / workerCount));
-const keyIds: string[] = [];
-for (let i = 0; i < workerCount; i++) keyIds.push(await startWorker(capacity));
-// Warm up the JIT and the connection pool.
-await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => runJob(keyIds, i)));
-emit({ phase: 'throughput-start' });
-const throughput = await closedLoop(keyIds);
-emit({ phase: 'throughput-end', jobs: throughput.jobs });
-const halfRate = Math.max(1, Math.round(throughput.jobs / throughput.seconds / 2));
-const atHalfRate = await openLoop(keyIds, halfRate);
-emit({ result: { workers: workerCount, throughput, atHalfRate } });
+/** Workers that hold every job open, streaming a chunk per job each STREAM_INTERVAL_MS, until released. */
+function holdingWorkers() {
+  const held: { socket: WebSocket; header: JobHeader; signer: Signer; chunks: number }[] = [];
+  const streaming = setInterval(() => {
+    for (const job of held) sendChunk(job.socket, job.header.jobId, job.chunks++, false);
+  }, STREAM_INTERVAL_MS);
+  return {
+    onJob: ((socket, header, signer) => {
+      sendChunk(socket, header.jobId, 0, false);
+      held.push({ socket, header, signer, chunks: 1 });
+    }) satisfies JobHandler,
+    release() {
+      clearInterval(streaming);
+      for (const job of held.splice(0)) answer(job.socket, job.header, job.signer, job.chunks + 1);
+    },
+  };
+}
+
+if (mode === 'memory') {
+  const workers = holdingWorkers();
+  const capacity = Math.ceil((HELD_JOBS * 2) / workerCount);
+  const keyIds: string[] = [];
+  for (let i = 0; i < workerCount; i++) keyIds.push(await startWorker(capacity, workers.onJob));
+  let streaming = 0;
+  let allStreaming: () => void = () => {};
+  const held = new Promise<void>((resolve) => {
+    allStreaming = resolve;
+  });
+  const jobs = Promise.all(
+    Array.from({ length: HELD_JOBS }, (_, n) =>
+      runJob(keyIds, n, () => {
+        if (++streaming === HELD_JOBS) allStreaming();
+      }),
+    ),
+  );
+  await held;
+  emit({ phase: 'held', jobs: HELD_JOBS });
+  await new Promise((resolve) => setTimeout(resolve, HOLD_MS));
+  emit({ phase: 'released' });
+  workers.release();
+  await jobs;
+  emit({ result: { jobs: HELD_JOBS } });
+} else {
+  const capacity = Math.max(4, Math.ceil((CONCURRENCY * 2) / workerCount));
+  const keyIds: string[] = [];
+  for (let i = 0; i < workerCount; i++) keyIds.push(await startWorker(capacity, answer));
+  // Warm up the JIT and the connection pool.
+  await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => runJob(keyIds, i)));
+  emit({ phase: 'throughput-start' });
+  const throughput = await closedLoop(keyIds);
+  emit({ phase: 'throughput-end', jobs: throughput.jobs });
+  const halfRate = Math.max(1, Math.round(throughput.jobs / throughput.seconds / 2));
+  const atHalfRate = await openLoop(keyIds, halfRate);
+  emit({ result: { workers: workerCount, throughput, atHalfRate } });
+}
 process.exit(0);

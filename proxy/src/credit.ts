@@ -1,7 +1,10 @@
-import { withTransaction } from '@cocoon/shared/store/index';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { ProxyDb } from './db.js';
 import { ProxyError } from './errors.js';
+import { GroupCommit } from './group-commit.js';
+
+/** SQLSTATE of a unique constraint violation. */
+const UNIQUE_VIOLATION = '23505';
 
 /**
  * The most a client may have charged in total: what its on-chain deposit and signed cumulative totals
@@ -69,11 +72,20 @@ export class MemoryCredit implements CreditSource {
   }
 }
 
+/** Reservations ended per statement (arrays, not a parameter per value). */
+const MAX_SETTLE_BATCH = 500;
+
 /**
- * Credit in the shared store, so several proxies on one Postgres hold one view of each client: the
- * client's row is locked while a reservation is checked and taken.
+ * Credit in the shared store, so several proxies on one Postgres hold one view of each client. Each
+ * reservation is one statement (the client's row is locked while its credit is checked and taken), and
+ * settlements are group-committed: they come after the client's answer, so batching them delays nobody.
  */
 export class StoreCredit implements CreditSource {
+  readonly #settlements = new GroupCommit(
+    (settlements: { jobId: string; spent: bigint }[]) => this.#settle(settlements),
+    MAX_SETTLE_BATCH,
+  );
+
   constructor(
     private readonly db: Kysely<ProxyDb>,
     private readonly allowances: ClientAllowance,
@@ -81,52 +93,57 @@ export class StoreCredit implements CreditSource {
 
   async reserve(client: string, jobId: string, amount: bigint): Promise<void> {
     const allowance = await this.allowances.allowance(client);
-    await withTransaction(this.db, async (trx) => {
-      await trx
-        .insertInto('proxy_credit')
-        .values({ client, charged: 0n, reserved: 0n })
-        .onConflict((c) => c.column('client').doNothing())
-        .execute();
-      const row = await trx
-        .selectFrom('proxy_credit')
-        .select(['charged', 'reserved'])
-        .where('client', '=', client)
-        .forUpdate()
-        .executeTakeFirstOrThrow();
-      const available = allowance - BigInt(row.charged) - BigInt(row.reserved);
-      if (available < amount) throw insufficient(available, amount);
-      const taken = await trx
-        .insertInto('proxy_reservations')
-        .values({ job_id: jobId, client, amount })
-        .onConflict((c) => c.column('job_id').doNothing())
-        .executeTakeFirst();
-      if ((taken.numInsertedOrUpdatedRows ?? 0n) === 0n) {
+    let reserved: boolean;
+    try {
+      // One statement, so atomic: the credit taken only if it is there, and the reservation beside it; a
+      // job id already reserved fails the whole statement (unique violation), taking nothing.
+      const { rows } = await sql<{ job_id: string }>`
+        with credit as (
+          insert into proxy_credit as credit (client, charged, reserved)
+          select ${client}, 0, ${amount}::numeric where ${allowance}::numeric >= ${amount}::numeric
+          on conflict (client) do update set reserved = credit.reserved + excluded.reserved
+          where ${allowance}::numeric - credit.charged - credit.reserved >= excluded.reserved
+          returning client
+        )
+        insert into proxy_reservations (job_id, client, amount)
+        select ${jobId}, client, ${amount}::numeric from credit
+        returning job_id`.execute(this.db);
+      reserved = rows.length === 1;
+    } catch (error) {
+      if ((error as { code?: unknown } | null)?.code === UNIQUE_VIOLATION) {
         throw new ProxyError('duplicate_job', `job ${jobId} already holds credit`);
       }
-      await trx
-        .updateTable('proxy_credit')
-        .set((eb) => ({ reserved: eb('reserved', '+', amount) }))
-        .where('client', '=', client)
-        .execute();
-    });
+      throw error;
+    }
+    if (!reserved) throw insufficient(await this.available(client), amount);
   }
 
-  async settle(jobId: string, spent: bigint): Promise<void> {
-    await withTransaction(this.db, async (trx) => {
-      const reservation = await trx
-        .deleteFrom('proxy_reservations')
-        .where('job_id', '=', jobId)
-        .returning(['client', 'amount'])
-        .executeTakeFirst();
-      if (reservation === undefined) return;
-      const amount = BigInt(reservation.amount);
-      const charged = spent < amount ? spent : amount;
-      await trx
-        .updateTable('proxy_credit')
-        .set((eb) => ({ reserved: eb('reserved', '-', amount), charged: eb('charged', '+', charged) }))
-        .where('client', '=', reservation.client)
-        .execute();
-    });
+  settle(jobId: string, spent: bigint): Promise<void> {
+    return this.#settlements.submit({ jobId, spent });
+  }
+
+  /**
+   * Deletes the batch's reservations and moves their amounts per client from reserved to charged (what
+   * was spent, at most what was reserved), in one statement, clients in key order (no deadlock between
+   * proxies). A reservation already gone (settled before, or by the ledger with its receipt) changes
+   * nothing.
+   */
+  async #settle(settlements: { jobId: string; spent: bigint }[]): Promise<undefined[]> {
+    await sql`
+      with ended as (
+        delete from proxy_reservations as reservation
+        using unnest(${settlements.map((s) => s.jobId)}::text[],
+                     ${settlements.map((s) => String(s.spent))}::numeric[]) as input(job_id, spent)
+        where reservation.job_id = input.job_id
+        returning reservation.client, reservation.amount, least(reservation.amount, input.spent) as charged
+      )
+      insert into proxy_credit as credit (client, charged, reserved)
+      select client, sum(charged), -sum(amount) from ended group by client order by client
+      on conflict (client) do update
+      set charged = credit.charged + excluded.charged, reserved = credit.reserved + excluded.reserved`.execute(
+      this.db,
+    );
+    return settlements.map(() => undefined);
   }
 
   async available(client: string): Promise<bigint> {

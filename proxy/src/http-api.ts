@@ -104,28 +104,27 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
     const jobId = sealed.header.jobId;
     let started = false;
     let ended = false;
-    const write = (event: JobStreamEvent) => res.write(`${JSON.stringify(event)}\n`);
+    const line = (event: JobStreamEvent) => `${JSON.stringify(event)}\n`;
     const sink: JobSink = {
       accepted(workerId) {
         if (!started) {
           started = true;
-          res.status(200).type(NDJSON).setHeader('cache-control', 'no-store');
+          res.status(200).setHeader('content-type', NDJSON).setHeader('cache-control', 'no-store');
         }
-        write({ type: 'accepted', jobId, workerId });
+        res.write(line({ type: 'accepted', jobId, workerId }));
       },
       chunk(chunk) {
-        write({ type: 'chunk', chunk });
+        res.write(line({ type: 'chunk', chunk }));
       },
       receipt(receipt) {
         ended = true;
-        write({ type: 'receipt', receipt });
-        res.end();
+        // The last line and the end of the response in one write.
+        res.end(line({ type: 'receipt', receipt }));
       },
       fail(error) {
         ended = true;
         if (started) {
-          write({ type: 'error', code: error.code, message: error.message });
-          res.end();
+          res.end(line({ type: 'error', code: error.code, message: error.message }));
         } else {
           sendError(res, error);
         }
@@ -173,7 +172,9 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
       } catch (error) {
         if (!(error instanceof VoucherRefused)) throw error;
         const forged = error.code === 'bad_signature' || error.code === 'wrong_contract';
-        throw new ProxyError(forged ? 'forbidden' : 'bad_request', error.message);
+        throw forged
+          ? new ProxyError('forbidden', error.message, undefined, 'forged_voucher')
+          : new ProxyError('bad_request', error.message, undefined, 'invalid_voucher');
       }
     });
   }
@@ -189,6 +190,7 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
       res.end();
       return;
     }
+    if (proxyError.code !== 'internal') metrics.refusals.inc({ reason: proxyError.reason });
     sendError(res, proxyError);
   });
 
@@ -214,7 +216,10 @@ function authenticate(req: Request, body: Uint8Array, clock: Clock): string {
       unixSeconds(clock),
     );
   } catch (error) {
-    if (error instanceof RequestAuthError) throw new ProxyError('unauthorized', error.message);
+    if (error instanceof RequestAuthError) {
+      const reason = error.code === 'stale' ? 'stale_request' : 'bad_signature';
+      throw new ProxyError('unauthorized', error.message, undefined, reason);
+    }
     throw error;
   }
 }

@@ -6,11 +6,11 @@ import {
   ReceiptError,
   receiptId,
   type SignedReceipt,
-  verifyReceipt,
 } from '@cocoon/shared';
-import { withTransaction } from '@cocoon/shared/store/index';
+import { openReceipt } from '@cocoon/shared/receipt';
 import { type Insertable, type Kysely, sql } from 'kysely';
 import type { ProxyDb, ReceiptsTable, TotalsColumns } from './db.js';
+import { GroupCommit } from './group-commit.js';
 
 /** What the proxy knew of a job when it dispatched it: the receipt must agree. */
 export interface JobTerms {
@@ -44,11 +44,15 @@ export class ReceiptRefused extends Error {
   }
 }
 
-/** Verifies a receipt's signature against the attested key and its fields against the job's terms. */
-export function checkReceipt(signed: SignedReceipt, terms: JobTerms): Receipt {
+/**
+ * Verifies a receipt's signature against the attested key and its fields against the job's terms.
+ * Returns it with its id (the cell hash), which the ledger stores it under.
+ */
+export function checkReceipt(signed: SignedReceipt, terms: JobTerms): { receipt: Receipt; id: string } {
   let receipt: Receipt;
+  let id: string;
   try {
-    receipt = verifyReceipt(signed, terms.workerSignKey);
+    ({ receipt, id } = openReceipt(signed, terms.workerSignKey));
   } catch (error) {
     if (error instanceof ReceiptError) throw new ReceiptRefused(error.code, error.message);
     throw error;
@@ -70,7 +74,7 @@ export function checkReceipt(signed: SignedReceipt, terms: JobTerms): Receipt {
   if (receipt.amount > terms.maxCost) {
     refuse('over_max_cost', `receipt amount ${receipt.amount} exceeds the job's maxCost ${terms.maxCost}`);
   }
-  return receipt;
+  return { receipt, id };
 }
 
 export interface Totals {
@@ -80,40 +84,18 @@ export interface Totals {
   amount: bigint;
 }
 
-/** Totals of the rows per key, so each total is updated once per batch (an upsert may touch a row once). */
-function sumBy(rows: Insertable<ReceiptsTable>[], key: (row: Insertable<ReceiptsTable>) => string) {
-  const sums = new Map<string, TotalsColumns>();
-  for (const row of rows) {
-    const sum = sums.get(key(row)) ?? { jobs: 0n, prompt_tokens: 0n, completion_tokens: 0n, amount: 0n };
-    sum.jobs += 1n;
-    sum.prompt_tokens += BigInt(row.prompt_tokens as number);
-    sum.completion_tokens += BigInt(row.completion_tokens as number);
-    sum.amount += row.amount as bigint;
-    sums.set(key(row), sum);
-  }
-  return sums;
-}
-
 const ZERO_TOTALS: Totals = { jobs: 0n, promptTokens: 0n, completionTokens: 0n, amount: 0n };
 
-interface PendingReceipt {
-  row: Insertable<ReceiptsTable>;
-  resolve(fresh: boolean): void;
-  reject(error: unknown): void;
-}
-
-/** Rows per statement: 13 parameters each stays far below Postgres's 65535 parameters. */
+/** Receipts per statement; a batch is one statement whatever its size (arrays, not a parameter per value). */
 const MAX_BATCH = 500;
 
 /**
  * Receipts and the cumulative totals they add up to, per client and per worker (payout address).
- * Writes are group-committed: receipts that arrive while a transaction is running are stored together by
- * the next one, so the store sees one transaction per batch rather than per job, and no caller hears
- * back before its receipt is committed.
+ * Writes are group-committed (one statement per batch); no caller hears back before its receipt is
+ * committed.
  */
 export class Ledger {
-  readonly #pending: PendingReceipt[] = [];
-  #flushing = false;
+  readonly #writes = new GroupCommit((rows: Insertable<ReceiptsTable>[]) => this.#write(rows), MAX_BATCH);
 
   constructor(private readonly db: Kysely<ProxyDb>) {}
 
@@ -125,8 +107,8 @@ export class Ledger {
     signed: SignedReceipt,
     receipt: Receipt,
     payoutAddress: string,
+    id: string = receiptId(receipt),
   ): Promise<{ id: string; fresh: boolean }> {
-    const id = receiptId(receipt);
     const row: Insertable<ReceiptsTable> = {
       id,
       job_id: receipt.jobId,
@@ -142,51 +124,59 @@ export class Ledger {
       boc: signed.boc,
       signature: signed.signature,
     };
-    const stored = new Promise<boolean>((resolve, reject) => this.#pending.push({ row, resolve, reject }));
-    if (!this.#flushing) void this.#flush();
-    return stored.then((fresh) => ({ id, fresh }));
+    return this.#writes.submit(row).then((fresh) => ({ id, fresh }));
   }
 
-  async #flush(): Promise<void> {
-    this.#flushing = true;
-    while (this.#pending.length > 0) {
-      const batch = this.#pending.splice(0, MAX_BATCH);
-      try {
-        const inserted = await this.#write(batch.map((pending) => pending.row));
-        for (const pending of batch) pending.resolve(inserted.delete(pending.row.id as string));
-      } catch (error) {
-        for (const pending of batch) pending.reject(error);
-      }
-    }
-    this.#flushing = false;
-  }
-
-  /** One transaction: the new receipts, then each touched total once. Returns the ids really inserted. */
-  async #write(rows: Insertable<ReceiptsTable>[]): Promise<Set<string>> {
-    return withTransaction(this.db, async (trx) => {
-      const inserted = await trx
-        .insertInto('proxy_receipts')
-        .values(rows)
-        .onConflict((c) => c.doNothing())
-        .returning('id')
-        .execute();
-      const ids = new Set(inserted.map((row) => row.id));
-      const fresh = rows.filter((row) => ids.has(row.id as string));
-      if (fresh.length === 0) return ids;
-      const byClient = sumBy(fresh, (row) => row.client as string);
-      const byWorker = sumBy(fresh, (row) => row.payout_address as string);
-      await trx
-        .insertInto('proxy_client_totals')
-        .values([...byClient].map(([client, totals]) => ({ client, ...totals })))
-        .onConflict((c) => c.column('client').doUpdateSet(addExcluded('proxy_client_totals')))
-        .execute();
-      await trx
-        .insertInto('proxy_worker_totals')
-        .values([...byWorker].map(([payout_address, totals]) => ({ payout_address, ...totals })))
-        .onConflict((c) => c.column('payout_address').doUpdateSet(addExcluded('proxy_worker_totals')))
-        .execute();
-      return ids;
-    });
+  /**
+   * One statement, so atomic without a transaction: the new receipts, then each touched total once, from
+   * the rows really inserted (a receipt already stored adds nothing). A new receipt also ends its job's
+   * credit reservation when this store holds one (`StoreCredit`), charging the receipt's amount: a
+   * recorded receipt never leaves its credit reserved, even if the process dies right after. Rows are
+   * locked in key order, so proxies sharing a Postgres cannot deadlock on them. Returns per row whether it was fresh (of rows with
+   * the same id in one batch, the first).
+   */
+  async #write(rows: Insertable<ReceiptsTable>[]): Promise<boolean[]> {
+    const column = (name: keyof Insertable<ReceiptsTable>) => rows.map((row) => String(row[name]));
+    const { rows: inserted } = await sql<{ id: string }>`
+      with input as (
+        select * from unnest(
+          ${column('id')}::text[], ${column('job_id')}::text[], ${column('client')}::text[],
+          ${column('worker_key')}::text[], ${column('payout_address')}::text[], ${column('model')}::text[],
+          ${column('prompt_tokens')}::integer[], ${column('completion_tokens')}::integer[],
+          ${column('price_per_token')}::numeric[], ${column('amount')}::numeric[],
+          ${column('receipt_time')}::integer[], ${column('boc')}::text[], ${column('signature')}::text[]
+        ) as t(id, job_id, client, worker_key, payout_address, model, prompt_tokens, completion_tokens,
+               price_per_token, amount, receipt_time, boc, signature)
+      ), inserted as (
+        insert into proxy_receipts (id, job_id, client, worker_key, payout_address, model, prompt_tokens,
+          completion_tokens, price_per_token, amount, receipt_time, boc, signature)
+        select * from input
+        on conflict do nothing
+        returning id, job_id, client, payout_address, prompt_tokens, completion_tokens, amount
+      ), settled as (
+        delete from proxy_reservations as reservation using inserted
+        where reservation.job_id = inserted.job_id
+        returning reservation.client, reservation.amount,
+          least(reservation.amount, inserted.amount) as charged
+      ), credit as (
+        insert into proxy_credit as credit (client, charged, reserved)
+        select client, sum(charged), -sum(amount) from settled group by client order by client
+        on conflict (client) do update
+        set charged = credit.charged + excluded.charged, reserved = credit.reserved + excluded.reserved
+      ), by_client as (
+        insert into proxy_client_totals as total (client, jobs, prompt_tokens, completion_tokens, amount)
+        select client, count(*), sum(prompt_tokens), sum(completion_tokens), sum(amount)
+        from inserted group by client order by client
+        on conflict (client) do update set ${addExcluded}
+      ), by_worker as (
+        insert into proxy_worker_totals as total (payout_address, jobs, prompt_tokens, completion_tokens, amount)
+        select payout_address, count(*), sum(prompt_tokens), sum(completion_tokens), sum(amount)
+        from inserted group by payout_address order by payout_address
+        on conflict (payout_address) do update set ${addExcluded}
+      )
+      select id from inserted`.execute(this.db);
+    const ids = new Set(inserted.map((row) => row.id));
+    return rows.map((row) => ids.delete(row.id));
   }
 
   /** A receipt by its id or its job id, only to the client it names. */
@@ -219,12 +209,12 @@ export class Ledger {
   }
 }
 
-const addExcluded = (table: 'proxy_client_totals' | 'proxy_worker_totals') => ({
-  jobs: sql<bigint>`${sql.ref(`${table}.jobs`)} + excluded.jobs`,
-  prompt_tokens: sql<bigint>`${sql.ref(`${table}.prompt_tokens`)} + excluded.prompt_tokens`,
-  completion_tokens: sql<bigint>`${sql.ref(`${table}.completion_tokens`)} + excluded.completion_tokens`,
-  amount: sql<bigint>`${sql.ref(`${table}.amount`)} + excluded.amount`,
-});
+/** Adds the batch's sums (`excluded`) to a totals row (aliased `total`). */
+const addExcluded = sql.raw(
+  ['jobs', 'prompt_tokens', 'completion_tokens', 'amount']
+    .map((column) => `${column} = total.${column} + excluded.${column}`)
+    .join(', '),
+);
 
 const totalsOf = (row: TotalsColumns): Totals => ({
   jobs: BigInt(row.jobs),

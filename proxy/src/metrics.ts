@@ -24,6 +24,15 @@ export class ProxyMetrics {
     labelNames: ['outcome', 'code'] as const,
     registers: [this.registry],
   });
+  readonly refusals = new Counter({
+    name: 'cocoon_proxy_refusals_total',
+    help:
+      'Client requests refused, by reason: bad_signature, stale_request, replayed, rate_limited, too_many_jobs, ' +
+      'too_large, too_many_tokens, forged_voucher, invalid_voucher, queue_full, insufficient_credit, and the ' +
+      'other error codes',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly failovers = new Counter({
     name: 'cocoon_proxy_failovers_total',
     help: 'Jobs handed to another candidate because a worker died or refused before its first chunk',

@@ -33,6 +33,8 @@ export const ProxyLimits = z.object({
   helloTimeoutMs: ms.default(10_000),
   maxQueuePerModel: z.number().int().nonnegative().default(64),
   maxJobsPerClient: z.number().int().positive().default(16),
+  /** The largest completion budget (maxTokens) a job may ask for: a context longer than any model's. */
+  maxTokensPerJob: z.number().int().positive().default(131_072),
   clientRatePerSecond: z.number().positive().default(20),
   clientBurst: z.number().int().positive().default(40),
   jobDeadlineMs: ms.default(10 * 60_000),
@@ -80,7 +82,7 @@ export class CocoonProxy {
     readonly policy: PolicyKeeper,
     readonly metrics: ProxyMetrics,
     private readonly endpoint: WorkerEndpoint,
-    private readonly sweeper: NodeJS.Timeout,
+    private readonly timers: NodeJS.Timeout[],
     /** The settlement outbox, when the proxy settles on-chain. */
     readonly settlement: SettlementOutbox | undefined,
     /** Records the settlement state hash on the Proxy contract, when the proxy settles on-chain. */
@@ -186,6 +188,7 @@ export class CocoonProxy {
         path: WORKER_PATH,
         helloTimeoutMs: limits.helloTimeoutMs,
         maxMessageBytes: limits.maxWorkerMessageBytes,
+        onAdmission: (result) => metrics.admissions.inc({ result }),
       },
       log,
     );
@@ -193,7 +196,20 @@ export class CocoonProxy {
       () => registry.sweep(),
       Math.max(100, Math.floor(limits.heartbeatTimeoutMs / 4)),
     );
-    sweeper.unref();
+    // A job whose receipt write or release was lost (a database outage, a crash of this or another proxy on
+    // the same database) keeps its reservation until recovery settles it, once no job can still be running.
+    const staleAfterMs = limits.jobDeadlineMs + limits.receiptGraceMs;
+    const recovery = setInterval(() => {
+      credit.recover?.(staleAfterMs).then(
+        (settled) => {
+          if (settled)
+            log?.warn({ reservations: settled }, 'settled reservations of jobs that ended unsettled');
+        },
+        (error: unknown) => log?.warn({ err: error }, 'reservation recovery failed; it runs again'),
+      );
+    }, staleAfterMs);
+    const timers = [sweeper, recovery];
+    for (const timer of timers) timer.unref();
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -203,7 +219,7 @@ export class CocoonProxy {
         });
       });
     } catch (error) {
-      clearInterval(sweeper);
+      for (const timer of timers) clearInterval(timer);
       policy.stop();
       await endpoint.close();
       throw error;
@@ -219,7 +235,7 @@ export class CocoonProxy {
       policy,
       metrics,
       endpoint,
-      sweeper,
+      timers,
       settlement,
       stateAnchor,
     );
@@ -237,7 +253,7 @@ export class CocoonProxy {
 
   /** Stops accepting, closes worker links (their jobs fail over or end) and the HTTP server. */
   async close(): Promise<void> {
-    clearInterval(this.sweeper);
+    for (const timer of this.timers) clearInterval(timer);
     await this.settlement?.stop();
     await this.stateAnchor?.stop();
     this.policy.stop();

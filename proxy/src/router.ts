@@ -30,6 +30,8 @@ export interface RouterOptions {
   maxQueuePerModel: number;
   /** Jobs a client may have queued or running at once. */
   maxJobsPerClient: number;
+  /** The largest maxTokens a job may ask for. */
+  maxTokensPerJob: number;
   /** From admission to receipt; a job past it is cancelled on its worker. */
   jobDeadlineMs: number;
   /** After a cancel, how long a worker's receipt for the partial answer is still accepted and recorded. */
@@ -148,6 +150,12 @@ export class JobRouter implements RegistryListener, JobMessageHandler {
       throw new ProxyError(
         'bad_request',
         `expiresAt may be at most ${this.options.maxJobLifetimeMs / 1000}s ahead`,
+      );
+    }
+    if (header.maxTokens > this.options.maxTokensPerJob) {
+      throw new ProxyError(
+        'too_many_tokens',
+        `maxTokens ${header.maxTokens} is above this proxy's limit of ${this.options.maxTokensPerJob}`,
       );
     }
     if (this.#jobs.has(header.jobId) || this.#seen.has(header.jobId)) {
@@ -411,8 +419,8 @@ export class JobRouter implements RegistryListener, JobMessageHandler {
       if (settlement.settle !== false) this.#settle(job, settlement.spent ?? 0n);
     };
     try {
-      const receipt = checkReceipt(signed, terms);
-      const { fresh } = await ledger.record(signed, receipt, terms.payoutAddress);
+      const { receipt, id } = checkReceipt(signed, terms);
+      const { fresh } = await ledger.record(signed, receipt, terms.payoutAddress, id);
       this.#metrics?.receipts.inc({ result: fresh ? 'recorded' : 'duplicate' });
       if (fresh) this.#metrics?.charged.inc(Number(receipt.amount));
       // A receipt for a job already recorded (a replay through another proxy) is not charged again.

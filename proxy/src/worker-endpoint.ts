@@ -17,6 +17,8 @@ export interface WorkerEndpointOptions {
   helloTimeoutMs: number;
   /** Largest WebSocket message accepted (attestation bundles with collateral, sealed chunks). */
   maxMessageBytes: number;
+  /** Told the outcome of each hello that reached admission (for the admissions counter). */
+  onAdmission?(result: 'admitted' | 'refused'): void;
 }
 
 const POLICY_VIOLATION = 1008;
@@ -97,11 +99,13 @@ export class WorkerEndpoint {
             this.registry.remove(admitted, 'disconnected during admission');
             return;
           }
+          this.options.onAdmission?.('admitted');
           state = 'admitted';
           worker = admitted;
           link.send({ type: 'welcome', workerId: admitted.id });
         },
         (error: unknown) => {
+          this.options.onAdmission?.('refused');
           if (!(error instanceof AdmissionError)) this.log?.error({ err: error }, 'worker admission failed');
           if (state !== 'closed')
             refuse(error instanceof AdmissionError ? error.message : 'admission failed');

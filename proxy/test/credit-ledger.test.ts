@@ -126,6 +126,56 @@ describe('Ledger', () => {
     expect(await ledger.find(receipt.jobId, hex(32))).toBeUndefined();
   });
 
+  it('stores receipts sent together in one batch, each once, and totals only the fresh ones', async () => {
+    const ledger = new Ledger(testStore.store.db);
+    const worker = generateSigningKeyPair();
+    const client = hex(32);
+    const receipts = Array.from({ length: 5 }, (_, i) =>
+      makeReceipt({ client, worker: toHex(worker.publicKey), amount: BigInt(10 + i) }),
+    );
+    const first = receipts[0] as Receipt;
+    // Another receipt for the first job (a replay through another route): the job id is unique.
+    const sameJob = makeReceipt({ ...first, amount: 99n });
+    const batch = [...receipts, first, sameJob].map((receipt) =>
+      ledger.record(signReceipt(receipt, worker.secretKey), receipt, `payout-${client}`),
+    );
+    const results = await Promise.all(batch);
+    expect(results.map((result) => result.fresh)).toEqual([true, true, true, true, true, false, false]);
+    expect(await ledger.clientTotals(client)).toEqual({
+      jobs: 5n,
+      promptTokens: 20n,
+      completionTokens: 40n,
+      amount: 60n,
+    });
+    expect(await ledger.workerTotals(`payout-${client}`)).toEqual(await ledger.clientTotals(client));
+  });
+
+  it('ends the job’s credit reservation in the same write as its receipt', async () => {
+    const credit = new StoreCredit(testStore.store.db, fixedAllowance(1_000n));
+    const ledger = new Ledger(testStore.store.db);
+    const worker = generateSigningKeyPair();
+    const client = hex(32);
+    const [paid, over, open] = [hex(16), hex(16), hex(16)];
+    await credit.reserve(client, paid, 300n);
+    await credit.reserve(client, over, 100n);
+    await credit.reserve(client, open, 200n);
+    const receipts = [
+      makeReceipt({ jobId: paid, client, worker: toHex(worker.publicKey), amount: 120n }),
+      // a receipt above its reservation charges the reservation only (as settle does)
+      makeReceipt({ jobId: over, client, worker: toHex(worker.publicKey), amount: 150n }),
+    ];
+    await Promise.all(
+      receipts.map((receipt) => ledger.record(signReceipt(receipt, worker.secretKey), receipt, 'payout-c')),
+    );
+    expect(await credit.available(client)).toBe(1_000n - 120n - 100n - 200n);
+    // the router's settle afterwards finds nothing left to settle
+    await credit.settle(paid, 120n);
+    await credit.settle(over, 150n);
+    expect(await credit.available(client)).toBe(580n);
+    await credit.settle(open, 0n);
+    expect(await credit.available(client)).toBe(780n);
+  });
+
   it('totals amounts beyond 2^64 nanotons exactly', async () => {
     const ledger = new Ledger(testStore.store.db);
     const worker = generateSigningKeyPair();
@@ -171,8 +221,8 @@ describe('checkReceipt', () => {
     checkReceipt(signReceipt({ ...good, ...changes }, key), terms);
 
   it('accepts a receipt matching the job and the attested key', () => {
-    expect(check({})).toEqual(good);
-    expect(check({ amount: 150n }).amount).toBe(150n);
+    expect(check({})).toEqual({ receipt: good, id: receiptId(good) });
+    expect(check({ amount: 150n }).receipt.amount).toBe(150n);
   });
 
   it.each([

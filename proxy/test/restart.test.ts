@@ -1,8 +1,9 @@
-import { randomBytes, toHex } from '@cocoon/shared';
+import { randomBytes, type SignedReceipt, toHex, verifyReceipt } from '@cocoon/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedAllowance, StoreCredit } from '../src/credit.js';
 import { MODEL, openTestStore, startHarness } from './support/harness.js';
 import { TestClient } from './support/test-client.js';
+import { waitFor } from './support/wait.js';
 
 let testStore: Awaited<ReturnType<typeof openTestStore>>;
 
@@ -22,10 +23,15 @@ describe('a proxy restarted on the same store', () => {
     const { sealed, jobKey } = await client.seal(MODEL, [worker.hpkePublicKey], { maxCost: 10_000n });
     const outcome = await client.run(sealed, jobKey);
     expect(outcome.events.at(-1)?.type).toBe('receipt');
+    const charged = verifyReceipt(outcome.receipt as SignedReceipt).amount;
+    expect(charged).toBeGreaterThan(0n);
+    // Credit is settled after the answer is sent.
+    await waitFor(
+      async () => (await credit.available(client.account)) === 1_000_000n - charged,
+      'credit settled',
+    );
     // A job that was in flight when the process died: its reservation is still held.
     await credit.reserve(client.account, toHex(randomBytes(16)), 50_000n);
-    const charged = 1_000_000n - (await credit.available(client.account)) - 50_000n;
-    expect(charged).toBeGreaterThan(0n);
     await first.close();
     await new Promise((resolve) => setTimeout(resolve, 20));
 

@@ -94,6 +94,12 @@ describe('worker admission', () => {
 
     const unpayable = await harness.worker({ payoutAddress: 'my wallet' });
     expect(unpayable.rejected).toMatch(/bad_payout_address|not a TON address/);
+
+    const admitted = await harness.worker();
+    expect(admitted.workerId).toBeDefined();
+    const metrics = await (await fetch(`${harness.proxy.url}/metrics`)).text();
+    expect(metrics).toMatch(/cocoon_proxy_worker_admissions_total\{result="refused"\} 5$/m);
+    expect(metrics).toMatch(/cocoon_proxy_worker_admissions_total\{result="admitted"\} 1$/m);
   });
 
   it('totals earnings per wallet whatever spelling of its address the worker sends', async () => {

@@ -1,4 +1,4 @@
-import { beginCell, Cell } from '@ton/core';
+import { beginCell, Cell, type Slice } from '@ton/core';
 import { z } from 'zod';
 import { fromBase64, fromHex, toBase64, toHex } from './bytes.js';
 import { Base64, Hex32, JobId, Nanotons, TokenCount, UnixSeconds } from './protocol/primitives.js';
@@ -49,7 +49,8 @@ export class ReceiptError extends Error {
 }
 
 const uint = (hex: string): bigint => BigInt(`0x${hex}`);
-const hexOf = (value: bigint, bytes: number): string => value.toString(16).padStart(bytes * 2, '0');
+/** An unsigned integer of `bytes` bytes as hex: read as bytes, far faster than bit by bit as a bigint. */
+const hexBytesOf = (slice: Slice, bytes: number): string => slice.loadBuffer(bytes).toString('hex');
 
 /** Encodes a receipt already in domain form (bigints); field widths are enforced by the cell builder. */
 export function receiptToCell(receipt: Receipt): Cell {
@@ -77,18 +78,18 @@ export function receiptFromCell(cell: Cell): Receipt {
     const s = cell.beginParse();
     const tag = s.loadUint(32);
     if (tag !== RECEIPT_TAG) throw new Error(`unknown receipt tag 0x${tag.toString(16)}`);
-    const jobId = hexOf(s.loadUintBig(128), 16);
-    const client = hexOf(s.loadUintBig(256), 32);
-    const model = hexOf(s.loadUintBig(256), 32);
+    const jobId = hexBytesOf(s, 16);
+    const client = hexBytesOf(s, 32);
+    const model = hexBytesOf(s, 32);
     const promptTokens = s.loadUint(32);
     const completionTokens = s.loadUint(32);
     const pricePerToken = s.loadCoins();
     const amount = s.loadCoins();
     const time = s.loadUint(32);
     const h = s.loadRef().beginParse();
-    const requestHash = hexOf(h.loadUintBig(256), 32);
-    const responseHash = hexOf(h.loadUintBig(256), 32);
-    const worker = hexOf(h.loadUintBig(256), 32);
+    const requestHash = hexBytesOf(h, 32);
+    const responseHash = hexBytesOf(h, 32);
+    const worker = hexBytesOf(h, 32);
     h.endParse();
     s.endParse();
     return {
@@ -119,6 +120,14 @@ export function signReceipt(receipt: Receipt, workerSecretKey: Uint8Array): Sign
  * client verified in the worker's attestation. Returns the decoded receipt.
  */
 export function verifyReceipt(signed: SignedReceipt, expectedWorker?: string): Receipt {
+  return openReceipt(signed, expectedWorker).receipt;
+}
+
+/** `verifyReceipt`, also returning the receipt's id (`receiptId`) from the cell already parsed. */
+export function openReceipt(
+  signed: SignedReceipt,
+  expectedWorker?: string,
+): { receipt: Receipt; id: string } {
   const { boc, signature } = SignedReceipt.parse(signed);
   let cell: Cell;
   try {
@@ -132,10 +141,11 @@ export function verifyReceipt(signed: SignedReceipt, expectedWorker?: string): R
   if (expectedWorker !== undefined && receipt.worker !== expectedWorker) {
     throw new ReceiptError('wrong_worker', 'receipt is signed for another worker than the one attested');
   }
-  if (!verifyBytes(fromBase64(signature), cell.hash(), fromHex(receipt.worker))) {
+  const hash = cell.hash();
+  if (!verifyBytes(fromBase64(signature), hash, fromHex(receipt.worker))) {
     throw new ReceiptError('signature_invalid', 'receipt signature does not verify');
   }
-  return receipt;
+  return { receipt, id: toHex(hash) };
 }
 
 /** Hex of the receipt cell hash: the receipt's id in storage and on-chain. */

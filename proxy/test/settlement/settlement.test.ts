@@ -291,6 +291,9 @@ describe('POST /v1/vouchers', () => {
             },
           },
         });
+      const refusalCount = async (reason: string) =>
+        (await harness.proxy.metrics.refusals.get()).values.find((value) => value.labels.reason === reason)
+          ?.value ?? 0;
       const forged = signAmount(chargeTarget({ ...good, total: 3n * JOB_AMOUNT }), other.key.secretKey);
       await refusal({ ...good, total: 3n * JOB_AMOUNT, signature: toHex(forged) }, 403, 'bad_signature');
       // signed by this client for another client's contract (the other's owner and contract)
@@ -311,6 +314,8 @@ describe('POST /v1/vouchers', () => {
       await refusal({ ...good, total: JOB_AMOUNT, signature: toHex(lower) }, 400, 'lower_total');
       const over = signAmount(chargeTarget({ ...good, total: 3n * JOB_AMOUNT + 1n }), client.key.secretKey);
       await refusal({ ...good, total: 3n * JOB_AMOUNT + 1n, signature: toHex(over) }, 400, 'over_metered');
+      expect(await refusalCount('forged_voucher')).toBe(3);
+      expect(await refusalCount('invalid_voucher')).toBe(2);
       // the client can read back the latest voucher it signed (to recover a lost store)
       const headers = signRequest(
         { method: 'GET', path: '/v1/vouchers', body: new Uint8Array() },

@@ -39,6 +39,13 @@ export function signRequest(
 
 export class RequestAuthError extends Error {
   override readonly name = 'RequestAuthError';
+  constructor(
+    message: string,
+    /** `stale`: the time is outside the window (an old request replayed, or a client clock off). */
+    readonly code: 'invalid' | 'stale' = 'invalid',
+  ) {
+    super(message);
+  }
 }
 
 /** Returns the client account (hex public key) that signed the request, or throws RequestAuthError. */
@@ -60,6 +67,7 @@ export function verifyRequest(
   if (Math.abs(time - nowSeconds) > MAX_CLOCK_SKEW_SECONDS) {
     throw new RequestAuthError(
       `${TIME_HEADER} is more than ${MAX_CLOCK_SKEW_SECONDS}s from the server's clock`,
+      'stale',
     );
   }
   let signature: Uint8Array;
