@@ -1,9 +1,5 @@
 import { z } from 'zod';
-import {
-  type AttestationPolicy,
-  type VerifiedAttestation,
-  verifyAttestation,
-} from '../attestation/verify.js';
+import type { AttestationPolicy, VerifiedAttestation } from '../attestation/verify.js';
 import { fromHex, fromUtf8, randomBytes, toHex, utf8 } from '../bytes.js';
 import { type Clock, systemClock, unixSeconds } from '../clock.js';
 import { SealError } from '../crypto/errors.js';
@@ -25,6 +21,7 @@ import { type Receipt, type SignedReceipt, verifyReceipt } from '../receipt.js';
 import { type SigningKeyPair, signingPublicKey } from '../signing.js';
 import { ClientError } from './errors.js';
 import { readNdjson } from './ndjson.js';
+import { TrustCache } from './trust-cache.js';
 import {
   MemoryVoucherStore,
   VoucherError,
@@ -35,6 +32,8 @@ import {
   type VoucherStore,
 } from './voucher.js';
 
+const DEFAULT_POLICY_TTL_MS = 30_000;
+
 export interface CocoonClientOptions {
   /** Base URL of the proxy, e.g. http://127.0.0.1:8480. */
   proxyUrl: string;
@@ -42,6 +41,11 @@ export interface CocoonClientOptions {
   clientKey: Pick<SigningKeyPair, 'secretKey'>;
   /** What the client trusts; a function so it can follow the Root contract. */
   policy: z.input<typeof AttestationPolicy> | (() => Promise<z.input<typeof AttestationPolicy>>);
+  /**
+   * How long one reading of a `policy` function is trusted, and the attestations verified under it reused
+   * (30 s by default; 0 reads and verifies for every job).
+   */
+  policyTtlMs?: number;
   /** How many verified workers the job key is sealed to, so the proxy can fail over without re-sealing. */
   candidates?: number;
   /** Seconds a job stays valid for. */
@@ -105,6 +109,7 @@ export class CocoonClient {
   readonly account: string;
   private readonly fetch: typeof fetch;
   private readonly clock: Clock;
+  private readonly trust: TrustCache;
   private readonly vouchers: VoucherSigner | undefined;
   /** Whether the proxy acknowledged the latest voucher; if not, it is sent again before the next job. */
   private voucherDelivered = false;
@@ -113,6 +118,12 @@ export class CocoonClient {
     this.account = toHex(signingPublicKey(options.clientKey.secretKey));
     this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.clock = options.clock ?? systemClock;
+    const { policy } = options;
+    this.trust = new TrustCache(
+      typeof policy === 'function' ? policy : async () => policy,
+      options.policyTtlMs ?? DEFAULT_POLICY_TTL_MS,
+      this.clock,
+    );
     const v = options.vouchers;
     this.vouchers =
       v === undefined
@@ -162,10 +173,7 @@ export class CocoonClient {
   async workers(
     model: string,
   ): Promise<{ verified: VerifiedWorker[]; refused: { workerId: string; reason: string }[] }> {
-    const policy =
-      typeof this.options.policy === 'function' ? await this.options.policy() : this.options.policy;
     const workers = await this.listings(model);
-    const now = this.clock.now() / 1000;
     const verified: VerifiedWorker[] = [];
     const refused: { workerId: string; reason: string }[] = [];
     await Promise.all(
@@ -173,7 +181,7 @@ export class CocoonClient {
         const offer = listing.models.find((m) => m.model === model);
         if (offer === undefined) return;
         try {
-          const attestation = await verifyAttestation(listing.bundle as never, policy, now);
+          const attestation = await this.trust.verify(listing.bundle);
           if (!attestation.models.includes(model))
             throw new Error('its attestation does not cover this model');
           verified.push({

@@ -68,7 +68,13 @@ export async function openStore<DB = unknown>(options: StoreOptions): Promise<St
   const lock = await lockDataDir(dataDir, join(dataDir, 'pglite.lock'));
   try {
     const { PGlite } = await import('@electric-sql/pglite');
-    const pglite = await PGlite.create({ dataDir: join(dataDir, 'pglite'), parsers: pgliteParsers });
+    const pglite = await PGlite.create({
+      dataDir: join(dataDir, 'pglite'),
+      parsers: pgliteParsers,
+      // Postgres' 128 MB page cache is ~100 MB of resident memory in every role's process; an embedded
+      // database is small, and the OS caches its files anyway.
+      postgresqlconf: ['shared_buffers=16MB'],
+    });
     log?.info({ dataDir }, 'opened embedded database');
     return storeOver<DB>('pglite', pgliteDialect(pglite, log), log, () => lock.release());
   } catch (error) {
