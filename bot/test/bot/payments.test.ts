@@ -90,7 +90,11 @@ describe('/topup and Stars payments', () => {
     await h.bot.handleUpdate(payment); // Telegram may deliver an update twice
     expect(await h.store.balance(user.id)).toBe(250n * RATE);
     // shapes Telegram never sends (a forged update) neither credit nor debit
-    for (const [total, currency] of [[-250, 'XTR'], [2.5, 'XTR'], [250, 'USD']] as const) {
+    for (const [total, currency] of [
+      [-250, 'XTR'],
+      [2.5, 'XTR'],
+      [250, 'USD'],
+    ] as const) {
       await h.bot.handleUpdate(h.api.successfulPayment(user, 'topup:250', total, currency));
     }
     expect(await h.store.balance(user.id)).toBe(250n * RATE);
