@@ -12,7 +12,9 @@ import { payments } from './handlers/payments.js';
 import { privateChat } from './handlers/private-chat.js';
 import { type BotServices, BotSettings, describeError } from './handlers/services.js';
 import { type BotContext, localize, UserLocales } from './i18n.js';
+import { FetchPageError } from './links/fetch-page.js';
 import { createArticleReader, type ReadArticle } from './links/read-article.js';
+import { TelegramMetrics } from './metrics.js';
 import { Billing } from './payments/billing.js';
 import { PendingJobs } from './payments/pending-jobs.js';
 import type { BotStore } from './store/types.js';
@@ -37,6 +39,8 @@ export interface BotDependencies {
   readArticle?: ReadArticle;
   clock?: Clock;
   logger?: Logger;
+  /** Where refusals, credits and summaries are counted (shared with the Mini App's server); new by default. */
+  metrics?: TelegramMetrics;
 }
 
 export const DEFAULT_BOT_SETTINGS: BotSettings = {
@@ -74,6 +78,7 @@ export function createBotServices(
   const clock = dependencies.clock ?? systemClock;
   const settings = BotSettings.parse({ ...DEFAULT_BOT_SETTINGS, ...config.settings });
   const billing = new Billing(dependencies.store, { freeDailySummaries: settings.freeDailySummaries, clock });
+  const metrics = dependencies.metrics ?? new TelegramMetrics();
   return {
     store: dependencies.store,
     summaries: new SummaryService(dependencies.store, dependencies.summarizer, {
@@ -81,14 +86,28 @@ export function createBotServices(
       cache: config.cacheSummaries ?? true,
       ttlMs: settings.summaryTtlMs,
       billing,
+      metrics,
     }),
     billing,
     pendingJobs: new PendingJobs(clock, settings.confirmWaitMs),
-    readArticle: dependencies.readArticle ?? createArticleReader(),
+    readArticle: countingRefusedAddresses(dependencies.readArticle ?? createArticleReader(), metrics),
     locales: new UserLocales(dependencies.store),
     clock,
     logger: dependencies.logger ?? createLogger('bot'),
+    metrics,
     settings,
+  };
+}
+
+/** The reader, counting the links it refused to fetch because they lead to a non-public address or port. */
+function countingRefusedAddresses(readArticle: ReadArticle, metrics: TelegramMetrics): ReadArticle {
+  return async (url, signal) => {
+    try {
+      return await readArticle(url, signal);
+    } catch (error) {
+      if (error instanceof FetchPageError && error.code === 'refused-address') metrics.refuse('ssrf_refused');
+      throw error;
+    }
   };
 }
 

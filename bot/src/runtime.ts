@@ -8,7 +8,7 @@ import { createLogger, type Logger } from '@cocoon/shared/log';
 import type { ReaderResponse } from '@cocoon/shared/protocol/app-api';
 import type { Store } from '@cocoon/shared/store';
 import type { UserFromGetMe } from 'grammy/types';
-import { LedgerAppStore, PAID_WITH } from './app/ledger-store.js';
+import { ChainCreditInput, LedgerAppStore, PAID_WITH } from './app/ledger-store.js';
 import {
   type AppServerOptions,
   BotNotRunningError,
@@ -25,6 +25,7 @@ import { type BotServices, type BotSettings, userSettings } from './handlers/ser
 import { ExtractError } from './links/extract.js';
 import { FetchPageError } from './links/fetch-page.js';
 import type { ReadArticle } from './links/read-article.js';
+import { type SummaryQueue, TelegramMetrics } from './metrics.js';
 import { PaymentRequiredError } from './payments/billing.js';
 import { type BotWebhook, confirmCredit, type RunningBot, runBot, webhookPath } from './start.js';
 import { SqlBotStore } from './store/sql.js';
@@ -63,6 +64,8 @@ export type TelegramAppOptions<DB = unknown> = TelegramAppSummaries & {
   settings?: Partial<BotSettings>;
   /** Fetches and extracts linked articles; the SSRF-guarded fetcher for the public internet by default. */
   readArticle?: ReadArticle;
+  /** METRICS_TOKEN: reads the server's `/metrics` from anywhere; without it only this host can. */
+  metricsToken?: string;
   clock?: Clock;
   logger?: Logger;
 };
@@ -75,7 +78,8 @@ export interface RunningTelegramApp {
   /**
    * The chain watcher's report of a TopUp of the client contract: credits the user once per (lt, hash),
    * confirms their top-up intent and, when it credited and the bot runs, tells the user. Returns whether
-   * it credited.
+   * it credited. A TopUp that names no user or carries nothing is refused (counted, not thrown, so anyone's
+   * odd transfer cannot stall the watcher on it).
    */
   creditTopUp(credit: ChainCredit): Promise<boolean>;
   /** Stops the bot and the server. */
@@ -90,8 +94,15 @@ export async function startTelegramApp<DB>(options: TelegramAppOptions<DB>): Pro
   const logger = options.logger ?? createLogger('bot');
   const clock = options.clock ?? systemClock;
   const store = await SqlBotStore.open(options.store as Store<unknown>);
-  const summarizer =
-    'summarizer' in options ? options.summarizer : new NetworkSummarizer({ client: options.client });
+  let summarizer: Summarizer;
+  let summaryQueue: SummaryQueue | undefined;
+  if ('summarizer' in options) summarizer = options.summarizer;
+  else {
+    const network = new NetworkSummarizer({ client: options.client });
+    summarizer = network;
+    summaryQueue = () => network.queue();
+  }
+  const metrics = new TelegramMetrics(summaryQueue === undefined ? {} : { summaryQueue });
   const httpsPublicUrl = options.publicUrl?.startsWith('https://') ? options.publicUrl : undefined;
   const services = createBotServices(
     {
@@ -105,6 +116,7 @@ export async function startTelegramApp<DB>(options: TelegramAppOptions<DB>): Pro
       summarizer,
       clock,
       logger,
+      metrics,
       ...(options.readArticle === undefined ? {} : { readArticle: options.readArticle }),
     },
   );
@@ -156,6 +168,8 @@ export async function startTelegramApp<DB>(options: TelegramAppOptions<DB>): Pro
               },
             },
           }),
+      metrics,
+      ...(options.metricsToken === undefined ? {} : { metricsToken: options.metricsToken }),
       clock,
       logger,
     });
@@ -192,7 +206,16 @@ export async function startTelegramApp<DB>(options: TelegramAppOptions<DB>): Pro
     url,
     ...(bot === undefined ? {} : { bot }),
     async creditTopUp(credit) {
+      if (!ChainCreditInput.safeParse(credit).success) {
+        metrics.refuse('top_up_forged');
+        logger.warn(
+          { lt: credit.lt, hash: credit.hash },
+          'refused a TopUp that names no user or carries nothing',
+        );
+        return false;
+      }
       const added = await appStore.recordCredit(credit);
+      metrics.credit('ton', credit.amount, added);
       if (added && bot !== undefined) await confirmCredit(bot.bot, services, credit);
       else if (added) logger.info({ userId: credit.userId }, 'TON top-up credited');
       return added;

@@ -113,7 +113,7 @@ export async function runBot(
   config: Pick<StartBotOptions, 'token' | 'apiRoot' | 'botInfo'> & { webhook?: BotWebhook },
   services: BotServices,
 ): Promise<RunningBot> {
-  const { store, clock, logger } = services;
+  const { store, clock, logger, metrics } = services;
   const bot = createBotWithServices(
     {
       token: config.token,
@@ -132,13 +132,18 @@ export async function runBot(
   } else {
     await bot.init(); // getMe now: a wrong token fails the start, not the first update
     const secret = webhookSecret(config.token, config.webhook.secret);
+    const handleUpdate = webhookCallback(bot, 'express', {
+      secretToken: secret,
+      onTimeout: 'return',
+      timeoutMilliseconds: WEBHOOK_ANSWER_MS,
+    });
     webhook = {
       path: webhookPath(config.webhook.url),
-      handle: webhookCallback(bot, 'express', {
-        secretToken: secret,
-        onTimeout: 'return',
-        timeoutMilliseconds: WEBHOOK_ANSWER_MS,
-      }),
+      async handle(req, res) {
+        await handleUpdate(req, res);
+        // grammY answers a wrong or missing secret token with 401 and nothing else does.
+        if (res.statusCode === 401) metrics.refuse('webhook_bad_secret');
+      },
     };
     await bot.api.setWebhook(config.webhook.url, { secret_token: secret, allowed_updates: ALLOWED_UPDATES });
     logger.info({ origin: new URL(config.webhook.url).origin }, 'webhook set: Telegram pushes updates');
@@ -161,6 +166,7 @@ export async function runBot(
     ...(webhook === undefined ? {} : { webhook }),
     async creditTonTopUp(topUp) {
       const added = await creditTonTopUp(store, topUp, clock);
+      metrics.credit('ton', topUp.amount, added);
       if (added) await confirmCredit(bot, services, topUp);
       return added;
     },

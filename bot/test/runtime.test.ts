@@ -4,14 +4,17 @@ import { join } from 'node:path';
 import { createLogger } from '@cocoon/shared/log';
 import { MeResponse, ReaderResponse, signInitData } from '@cocoon/shared/protocol/app-api';
 import { openStore, type Store } from '@cocoon/shared/store';
+import type { Update } from 'grammy/types';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { publicInternetPolicy } from '../src/links/address-policy.js';
 import { createArticleReader } from '../src/links/read-article.js';
 import { type RunningTelegramApp, startTelegramApp, type TelegramAppOptions } from '../src/runtime.js';
+import { webhookSecret } from '../src/start.js';
 import { SqlBotStore } from '../src/store/sql.js';
 import { FakeSummarizer } from '../src/summarize/fake-summarizer.js';
 import { RecordingBotApi } from './support/bot-api.js';
 import { type LoopbackServer, startLoopbackServer } from './support/loopback-server.js';
+import { MetricsProbe } from './support/metrics.js';
 
 const APP_TOKEN = '42:local-dev-token-for-the-mini-app';
 const CONTRACT = 'EQBvW8Z5huBkMJYdnfAEM5JqTNkuWX3diqYENkWsIL0XggGG';
@@ -211,5 +214,92 @@ describe('startTelegramApp', () => {
     expect((await call('/api/me')).status).toBe(200);
     expect(await running?.creditTopUp(topUp(userId, '300'))).toBe(true);
     expect(await bots.balance(userId)).toBe(2_000_000_000n);
+  });
+});
+
+describe('the Telegram side’s metrics', () => {
+  const REFUSALS = 'cocoon_bot_refusals_total';
+  const CREDITS = 'cocoon_bot_credits_total';
+  const NANOTONS = 'cocoon_bot_credited_nanotons_total';
+  const SUMMARIES = 'cocoon_bot_summaries_total';
+  const refusal = (reason: string) => `${REFUSALS}{reason="${reason}"}`;
+
+  /** The app with a webhook, a user of the recording Bot API, and a probe of its /metrics. */
+  async function startObserved() {
+    const started = await start({
+      withBot: true,
+      webhook: { url: 'https://bot.example.org/telegram/updates' },
+    });
+    const botApi = api as RecordingBotApi;
+    const deliver = async (update: Update, secret = webhookSecret(botApi.token)) =>
+      (
+        await fetch(`${running?.url}/telegram/updates`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': secret },
+          body: JSON.stringify(update),
+          signal: AbortSignal.timeout(10_000),
+        })
+      ).status;
+    const probe = await new MetricsProbe(running?.url as string).start();
+    return { ...started, botApi, user: botApi.user(started.userId), deliver, probe };
+  }
+
+  it('counts webhook updates with a wrong or missing secret, and not the right one', async () => {
+    const { botApi, user, deliver, probe } = await startObserved();
+    expect(await deliver(botApi.command(user, 'start'))).toBe(200);
+    expect(await probe.changes(REFUSALS)).toEqual({});
+    expect(await deliver(botApi.command(user, 'help'), 'not-the-secret')).toBe(401);
+    expect(await probe.changes(REFUSALS)).toEqual({ [refusal('webhook_bad_secret')]: 1 });
+  });
+
+  it('counts refused pre-checkouts, forged and repeated payments, and the Stars it credited', async () => {
+    const { botApi, user, deliver, probe } = await startObserved();
+    expect(await deliver(botApi.preCheckoutQuery(user, 'topup:250', 250))).toBe(200);
+    expect(await probe.changes(REFUSALS)).toEqual({});
+    expect(await deliver(botApi.preCheckoutQuery(user, 'free-stars-please', 250))).toBe(200);
+    expect(botApi.callsTo('answerPreCheckoutQuery').map((answer) => answer.ok)).toEqual([true, false]);
+    expect(await probe.changes(REFUSALS)).toEqual({ [refusal('pre_checkout_refused')]: 1 });
+
+    const payment = botApi.successfulPayment(user, 'topup:250', 250);
+    expect(await deliver(payment)).toBe(200);
+    expect(await probe.changes(REFUSALS, CREDITS, NANOTONS)).toEqual({
+      [`${CREDITS}{currency="stars"}`]: 1,
+      [`${NANOTONS}{currency="stars"}`]: 250 * 4_000_000,
+    });
+    expect(await deliver(payment)).toBe(200); // Telegram's redelivery, or a replay
+    expect(await probe.changes(REFUSALS, CREDITS)).toEqual({ [refusal('payment_duplicate')]: 1 });
+    expect(await deliver(botApi.successfulPayment(user, 'topup:250', -250))).toBe(200);
+    expect(await probe.changes(REFUSALS, CREDITS)).toEqual({ [refusal('payment_forged')]: 1 });
+  });
+
+  it('counts TON top-ups credited, the same transaction again, and TopUps that name no user', async () => {
+    const { userId, probe } = await startObserved();
+    expect(await running?.creditTopUp(topUp(userId, '500'))).toBe(true);
+    expect(await probe.changes(REFUSALS, CREDITS, NANOTONS)).toEqual({
+      [`${CREDITS}{currency="ton"}`]: 1,
+      [`${NANOTONS}{currency="ton"}`]: 2_000_000_000,
+    });
+    expect(await running?.creditTopUp(topUp(userId, '500'))).toBe(false);
+    expect(await probe.changes(REFUSALS, CREDITS)).toEqual({ [refusal('top_up_duplicate')]: 1 });
+    // A reference that is no Telegram user id, and a transfer the gas ate: refused, not thrown (a throw would
+    // stall the chain watcher on that transaction for good).
+    expect(await running?.creditTopUp(topUp(0, '501'))).toBe(false);
+    expect(await probe.changes(REFUSALS, CREDITS)).toEqual({ [refusal('top_up_forged')]: 1 });
+    expect(await running?.creditTopUp(topUp(userId, '502', 0n))).toBe(false);
+    expect(await probe.changes(REFUSALS, CREDITS)).toEqual({ [refusal('top_up_forged')]: 1 });
+  });
+
+  it('counts links refused by the address policy, and summaries by outcome', async () => {
+    const { userId, call, probe } = await startObserved();
+    // 'detailed': no other test here asked for it, so no summary of it is stored.
+    const article = { json: { url: `http://news.test:${pages.port}/article`, length: 'detailed' } };
+    expect((await call('/api/reader', article)).status).toBe(402); // no free summaries, no credit
+    expect(await probe.changes(REFUSALS, SUMMARIES)).toEqual({ [`${SUMMARIES}{outcome="no_credit"}`]: 1 });
+    await running?.creditTopUp(topUp(userId, '600'));
+    expect((await call('/api/reader', article)).status).toBe(200);
+    expect(await probe.changes(REFUSALS, SUMMARIES)).toEqual({ [`${SUMMARIES}{outcome="done"}`]: 1 });
+
+    expect((await call('/api/reader', { json: { url: 'http://127.0.0.1:1/admin' } })).status).toBe(422);
+    expect(await probe.changes(REFUSALS, SUMMARIES)).toEqual({ [refusal('ssrf_refused')]: 1 });
   });
 });

@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type ReadArticle, type RunningTelegramApp, startTelegramApp } from '@cocoon/bot';
+import { type BotSettings, type ReadArticle, type RunningTelegramApp, startTelegramApp } from '@cocoon/bot';
 import {
   type Chain,
   chainOptionsFromConfig,
@@ -43,6 +43,8 @@ export interface NetworkOptions {
   botApiRoot?: string;
   /** Another link reader for the bot and the Mini App (tests let it reach a loopback page server). */
   readArticle?: ReadArticle;
+  /** The bot's settings over its defaults (tests turn off the free quota so jobs are paid from credit). */
+  botSettings?: Partial<BotSettings>;
 }
 
 export interface RunningNetwork {
@@ -102,6 +104,7 @@ export async function startNetwork({
   ports = {},
   botApiRoot,
   readArticle,
+  botSettings,
 }: NetworkOptions): Promise<RunningNetwork> {
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
@@ -193,6 +196,7 @@ export async function startNetwork({
       store,
       client: app.client,
       ...(config.BOT_TOKEN ? { token: config.BOT_TOKEN } : {}),
+      ...(config.METRICS_TOKEN ? { metricsToken: config.METRICS_TOKEN } : {}),
       ...(config.WEBHOOK_URL
         ? {
             webhook: {
@@ -204,6 +208,7 @@ export async function startNetwork({
       appToken: config.BOT_TOKEN ?? (await localAppToken(config.COCOON_DATA_DIR)),
       ...(botApiRoot ? { apiRoot: botApiRoot } : {}),
       ...(readArticle ? { readArticle } : {}),
+      ...(botSettings ? { settings: botSettings } : {}),
       host: config.APP_HOST,
       port: ports.app ?? config.APP_PORT,
       ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),

@@ -189,6 +189,11 @@ export const SETTINGS = {
     'Secret token Telegram sends with each webhook update; unset = derived from BOT_TOKEN',
     { secret: true },
   ),
+  METRICS_TOKEN: setting(
+    z.string().min(16, 'expected at least 16 characters'),
+    'Bearer token that reads the Mini App server’s /metrics from anywhere; unset = from this host only',
+    { secret: true },
+  ),
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;

@@ -20,7 +20,8 @@ export interface LedgerAppStoreOptions {
   clock?: Clock;
 }
 
-const ChainCreditInput = z.object({
+/** What a ChainCredit must be to credit anyone: a positive amount to a Telegram user id. */
+export const ChainCreditInput = z.object({
   lt: z.string().regex(/^\d{1,20}$/, 'expected a logical time in decimal'),
   hash: z.string().regex(/^[0-9a-f]{64}$/, 'expected a 32-byte lowercase hex hash'),
   userId: z.number().int().positive(),

@@ -35,6 +35,7 @@ import {
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
+import { mayReadMetrics, type RefusalReason, TelegramMetrics } from '../metrics.js';
 import type { AppChannelRecord, AppStore, StoredTopUp } from './store.js';
 
 /** Telegram's `getChatMember` through the Bot API; only the status is read. */
@@ -119,6 +120,10 @@ export interface AppServerOptions {
   topUpTtlSeconds?: number;
   /** The bot's webhook: Telegram POSTs updates to `path`; `handle` checks their secret token and runs them. */
   botWebhook?: { path: string; handle: (req: Request, res: Response) => Promise<void> };
+  /** Where refusals are counted, served at `GET /metrics`; the app's own when not given. */
+  metrics?: TelegramMetrics;
+  /** METRICS_TOKEN: a bearer token that reads `/metrics` from anywhere (without it, only from this host). */
+  metricsToken?: string;
   logger?: Logger;
 }
 
@@ -127,6 +132,8 @@ class HttpError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Counted as a refusal of this reason when answered. */
+    readonly refusal?: RefusalReason,
   ) {
     super(message);
   }
@@ -139,7 +146,12 @@ const READER_STATUS: Record<ReaderErrorCode, number> = { bad_link: 422, no_credi
 function parseInput<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success)
-    throw new HttpError(400, 'bad_request', `invalid ${what}: ${z.prettifyError(parsed.error)}`);
+    throw new HttpError(
+      400,
+      'bad_request',
+      `invalid ${what}: ${z.prettifyError(parsed.error)}`,
+      'bad_request',
+    );
   return parsed.data;
 }
 
@@ -161,9 +173,21 @@ export function createAppServer(options: AppServerOptions): express.Express {
   const maxAge = options.initDataMaxAgeSeconds ?? 86_400;
   const topUpTtl = options.topUpTtlSeconds ?? 900;
   const { store } = options;
+  const metrics = options.metrics ?? new TelegramMetrics();
   const app = express();
   app.disable('x-powered-by');
   if (options.trustProxy !== undefined) app.set('trust proxy', options.trustProxy);
+
+  // The server is public (it serves the Mini App): others get the 404 of a path that does not exist.
+  app.get('/metrics', async (req, res) => {
+    if (
+      !mayReadMetrics({ remoteAddress: req.socket.remoteAddress, headers: req.headers }, options.metricsToken)
+    ) {
+      res.status(404).type('text/plain').send('Not Found');
+      return;
+    }
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
 
   if (options.botWebhook !== undefined) {
     // Updates carry whole messages (up to 4096 characters, with entities), well within this limit.
@@ -183,6 +207,7 @@ export function createAppServer(options: AppServerOptions): express.Express {
   const windowMs = options.rateLimit?.windowMs ?? 60_000;
   const perUser = options.rateLimit?.limit ?? 120;
   const limitReached = (_req: Request, res: Response) => {
+    metrics.refuse('rate_limited');
     res
       .status(429)
       .json({ error: { code: 'rate_limited', message: 'too many requests; try again shortly' } });
@@ -205,12 +230,16 @@ export function createAppServer(options: AppServerOptions): express.Express {
         401,
         'unauthorized',
         `send initData as "Authorization: ${INIT_DATA_SCHEME} <initData>"`,
+        'init_data_missing',
       );
     }
     try {
       res.locals.user = verifyInitData(raw, options.botToken, unixSeconds(clock), maxAge).user;
     } catch (error) {
-      if (error instanceof InitDataError) throw new HttpError(401, `init_data_${error.code}`, error.message);
+      if (error instanceof InitDataError) {
+        const refusal = error.code === 'expired' ? 'init_data_expired' : 'init_data_invalid';
+        throw new HttpError(401, `init_data_${error.code}`, error.message, refusal);
+      }
       throw error;
     }
     next();
@@ -300,7 +329,7 @@ export function createAppServer(options: AppServerOptions): express.Express {
       link = await options.createStarsInvoice({ userId, stars, payload: `topup:${stars}` });
     } catch (error) {
       // The bot offers only its Stars packages; another amount is the request's mistake.
-      if (error instanceof RangeError) throw new HttpError(400, 'bad_request', error.message);
+      if (error instanceof RangeError) throw new HttpError(400, 'bad_request', error.message, 'bad_request');
       throw error;
     }
     send(res, StarsInvoiceResponse, { link });
@@ -378,6 +407,7 @@ export function createAppServer(options: AppServerOptions): express.Express {
 
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (error instanceof HttpError) {
+      if (error.refusal !== undefined) metrics.refuse(error.refusal);
       res.status(error.status).json({ error: { code: error.code, message: error.message } });
       return;
     }
@@ -389,6 +419,7 @@ export function createAppServer(options: AppServerOptions): express.Express {
     const status = (error as { status?: number }).status;
     if (status !== undefined && status >= 400 && status < 500) {
       const type = (error as { type?: string }).type ?? 'bad_request';
+      metrics.refuse(status === 413 ? 'too_large' : 'bad_request');
       res.status(status).json({ error: { code: 'bad_request', message: `request body rejected: ${type}` } });
       return;
     }

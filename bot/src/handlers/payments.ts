@@ -125,6 +125,7 @@ export function payments(services: BotServices): Composer<BotContext> {
     if (acceptable(services, query.invoice_payload, query.currency, query.total_amount, query.from.id)) {
       await ctx.answerPreCheckoutQuery(true);
     } else {
+      services.metrics.refuse('pre_checkout_refused');
       services.logger.warn({ userId: query.from.id }, 'refused a pre-checkout query for an unknown invoice');
       await ctx.answerPreCheckoutQuery(false, { error_message: ctx.t('unknown-payment') });
     }
@@ -135,6 +136,7 @@ export function payments(services: BotServices): Composer<BotContext> {
     // Telegram only sends what it charged; a shape it never sends (another currency, a non-positive or
     // fractional total) can only be forged, and crediting it could debit or crash.
     if (!StarsPayment.safeParse(payment).success) {
+      services.metrics.refuse('payment_forged');
       services.logger.warn({ userId: ctx.from.id }, 'ignored a successful_payment that Telegram never sends');
       return;
     }
@@ -163,6 +165,7 @@ async function creditStars(
     stars: payment.total_amount,
     at: services.clock.now(),
   });
+  services.metrics.credit('stars', amount, added);
   services.logger.info({ userId, stars: payment.total_amount, added }, 'stars payment credited');
   return amount;
 }

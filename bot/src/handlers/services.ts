@@ -5,6 +5,7 @@ import { type Context, GrammyError } from 'grammy';
 import { z } from 'zod';
 import type { UserLocales } from '../i18n.js';
 import type { ReadArticle } from '../links/read-article.js';
+import type { TelegramMetrics } from '../metrics.js';
 import type { Billing } from '../payments/billing.js';
 import type { PendingJobs } from '../payments/pending-jobs.js';
 import type { BotStore, UserSettings } from '../store/types.js';
@@ -48,6 +49,7 @@ export interface BotServices {
   locales: UserLocales;
   clock: Clock;
   logger: Logger;
+  metrics: TelegramMetrics;
   settings: BotSettings;
 }
 

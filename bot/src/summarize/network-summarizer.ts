@@ -43,6 +43,11 @@ export class NetworkSummarizer implements Summarizer {
     return this.limit(() => this.run(request));
   }
 
+  /** Jobs on the network now and jobs waiting for a turn. */
+  queue(): { active: number; pending: number } {
+    return { active: this.limit.activeCount, pending: this.limit.pendingCount };
+  }
+
   private async run({ signal, ...request }: SummaryRequest): Promise<SummaryResult> {
     if (signal?.aborted) throw new SummarizeError('aborted', 'the summary was cancelled');
     const model = this.options.model ?? (await this.cheapestModel());

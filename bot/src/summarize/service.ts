@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type Clock, systemClock } from '@cocoon/shared';
+import type { SummaryOutcome, TelegramMetrics } from '../metrics.js';
 import { type Authorization, type Billing, type Payer, PaymentRequiredError } from '../payments/billing.js';
 import { estimateSummaryCost } from '../payments/pricing.js';
 import type { BotStore, StoredSummary, SummarySource } from '../store/types.js';
@@ -25,6 +26,8 @@ export interface SummaryServiceOptions {
   ttlMs?: number;
   /** Charges jobs to their payers; without it, summaries are free (a private deployment). */
   billing?: Billing;
+  /** Counts the outcome of each summary asked of the summarizer (stored ones are not asked). */
+  metrics?: TelegramMetrics;
 }
 
 const DEFAULT_SUMMARY_TTL_MS = 48 * 60 * 60 * 1000;
@@ -40,6 +43,7 @@ export class SummaryService {
   private readonly cache: boolean;
   private readonly ttlMs: number;
   private readonly billing: Billing | undefined;
+  private readonly metrics: TelegramMetrics | undefined;
 
   constructor(
     private readonly store: BotStore,
@@ -50,6 +54,7 @@ export class SummaryService {
     this.cache = options.cache ?? true;
     this.ttlMs = options.ttlMs ?? DEFAULT_SUMMARY_TTL_MS;
     this.billing = options.billing;
+    this.metrics = options.metrics;
   }
 
   /** The most a summary of a text this long may cost at the network's price now. */
@@ -120,6 +125,17 @@ export class SummaryService {
       if (cached !== undefined) return cached;
     }
     const job = await prepare();
+    try {
+      const summary = await this.make(id, job);
+      this.metrics?.summary('done');
+      return summary;
+    } catch (error) {
+      this.metrics?.summary(outcomeOf(error));
+      throw error;
+    }
+  }
+
+  private async make(id: string, job: SummaryJob): Promise<StoredSummary> {
     const authorization = await this.billing?.authorize(
       job.payer,
       await this.estimate(job.text.length, job.length),
@@ -163,4 +179,16 @@ export class SummaryService {
       throw error;
     }
   }
+}
+
+const SUMMARIZE_OUTCOMES: Record<SummarizeError['code'], SummaryOutcome> = {
+  busy: 'busy',
+  unavailable: 'unavailable',
+  aborted: 'cancelled',
+  failed: 'failed',
+};
+
+function outcomeOf(error: unknown): SummaryOutcome {
+  if (error instanceof PaymentRequiredError) return 'no_credit';
+  return error instanceof SummarizeError ? SUMMARIZE_OUTCOMES[error.code] : 'failed';
 }
