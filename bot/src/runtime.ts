@@ -82,6 +82,11 @@ export interface RunningTelegramApp {
    * odd transfer cannot stall the watcher on it).
    */
   creditTopUp(credit: ChainCredit): Promise<boolean>;
+  /**
+   * The chain watcher's report of a Charge the client contract accepted: every job whose voucher total is at
+   * most the charged `total` is settled by that transaction. Idempotent; returns how many jobs it settled.
+   */
+  settleCharge(charge: { total: bigint; lt: string; hash: string }): Promise<number>;
   /** Stops the bot and the server. */
   stop(): Promise<void>;
 }
@@ -219,6 +224,11 @@ export async function startTelegramApp<DB>(options: TelegramAppOptions<DB>): Pro
       if (added && bot !== undefined) await confirmCredit(bot.bot, services, credit);
       else if (added) logger.info({ userId: credit.userId }, 'TON top-up credited');
       return added;
+    },
+    async settleCharge({ total, lt, hash }) {
+      const settled = await store.settleJobsUpTo(total, { lt, hash });
+      if (settled > 0) logger.info({ settled, lt, hash }, 'jobs settled on chain');
+      return settled;
     },
     async stop() {
       await bot?.stop();

@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@cocoon/shared/log';
 import { MeResponse, ReaderResponse, signInitData } from '@cocoon/shared/protocol/app-api';
-import { openStore, type Store } from '@cocoon/shared/store';
+import type { Store } from '@cocoon/shared/store';
 import type { Update } from 'grammy/types';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openTestStore } from '../../shared/test/support/test-store.js';
 import { publicInternetPolicy } from '../src/links/address-policy.js';
 import { createArticleReader } from '../src/links/read-article.js';
 import { type RunningTelegramApp, startTelegramApp, type TelegramAppOptions } from '../src/runtime.js';
@@ -29,7 +30,7 @@ let nextUserId = 7001;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'cocoon-telegram-app-'));
-  store = await openStore({ dataDir });
+  store = await openTestStore('bot-runtime');
   const article = await readFile(new URL('./fixtures/pages/news-article.en.html', import.meta.url), 'utf8');
   pages = await startLoopbackServer((request, response) => {
     if (request.url === '/article') response.writeHead(200, { 'content-type': 'text/html' }).end(article);

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { type BotSettings, type ReadArticle, type RunningTelegramApp, startTelegramApp } from '@cocoon/bot';
 import {
   type Chain,
+  ClientContractWatcher,
   chainOptionsFromConfig,
   DEFAULT_ROOT_PARAMS,
   ensureRoot,
@@ -17,7 +18,6 @@ import {
   rootPolicySource,
   SandboxChain,
   serveChainRpc,
-  TopUpWatcher,
   topUpCredit,
   walletAddress,
 } from '@cocoon/contracts';
@@ -219,7 +219,8 @@ export async function startNetwork({
       logger: log.child({ role: 'app' }),
     });
     stops.push(() => telegram.stop());
-    const watcher = new TopUpWatcher({
+    // One cursor over the app's Client contract: users' top-ups credit the ledger, the proxy's charges settle jobs.
+    const watcher = new ClientContractWatcher({
       chain,
       client: Address.parse(app.account.contract),
       cursor: new FileCursorStore(join(config.COCOON_DATA_DIR, 'app-topups-cursor.json')),
@@ -234,9 +235,12 @@ export async function startNetwork({
           amount: topUpCredit(event.value),
         });
       },
+      onCharge: async ({ total, lt, hash }) => {
+        await telegram.settleCharge({ total, lt, hash });
+      },
     });
     watcher.start(TOP_UP_POLL_MS, (error) =>
-      log.error({ err: (error as Error).message }, 'top-up watcher failed'),
+      log.error({ err: (error as Error).message }, 'client contract watcher failed'),
     );
     stops.push(async () => watcher.stop());
     return {

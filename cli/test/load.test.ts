@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import { type RunningTelegramApp, startTelegramApp } from '@cocoon/bot';
 import { CocoonClient, generateSigningKeyPair, loadConfig } from '@cocoon/shared';
 import { createLogger } from '@cocoon/shared/log';
-import { openStore, type Store } from '@cocoon/shared/store';
+import type { Store } from '@cocoon/shared/store';
 import { type RunningWorker, startWorker } from '@cocoon/worker';
 import { FakeEngine } from '@cocoon/worker/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecordingBotApi } from '../../bot/test/support/bot-api.js';
+import { openTestStore } from '../../shared/test/support/test-store.js';
 import {
   devPolicy,
   fakeModel,
@@ -56,7 +57,7 @@ beforeAll(async () => {
     );
   }
   await waitFor(() => local.proxy.registry.all().length === WORKERS, 'the workers admitted', 30_000);
-  botStore = await openStore({ dataDir: join(dir, 'bot') });
+  botStore = await openTestStore('load-bot');
   app = await startTelegramApp({
     store: botStore,
     client: new CocoonClient({

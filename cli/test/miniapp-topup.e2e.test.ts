@@ -6,7 +6,8 @@
 // summary; both jobs are paid from the top-up (the free quota is off); the history shows them with their
 // receipts verified in the browser; then the proxy settles on chain and every balance is checked to the
 // nanoton: the user's ledger, the app's Client contract, the worker's payout and the Proxy contract's
-// commission. Screenshots of each step go to test-results/network-e2e/.
+// commission; the history then names each job's settlement, the Charge transaction the app's chain watcher
+// saw. Screenshots of each step go to test-results/network-e2e/.
 // The only edge served by the test is TonConnect's wallets list (config.ton.org): every other request that
 // leaves loopback is refused and recorded.
 import { randomBytes } from 'node:crypto';
@@ -16,10 +17,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createArticleReader } from '@cocoon/bot';
+import { createArticleReader, SqlBotStore } from '@cocoon/bot';
 import {
+  type ChargeEvent,
   ClientContract,
   type ClientState,
+  chargeOf,
   Op,
   ProxyContract,
   type ProxyState,
@@ -51,6 +54,7 @@ import {
 } from '../../bot/test/app/telegram-host.js';
 import { injectTonConnectWallet, type TransferRequest } from '../../bot/test/app/tonconnect-wallet.js';
 import { parseTelegramHtml, RecordingBotApi } from '../../bot/test/support/bot-api.js';
+import { createTestDatabase, type TestDatabase } from '../../shared/test/support/test-store.js';
 import { type RunningNetwork, startNetwork } from '../src/network.js';
 import { ensureMiniAppBuilt } from './support/miniapp-dist.js';
 import { SandboxWallet } from './support/sandbox-wallet.js';
@@ -115,6 +119,9 @@ afterEach(() => {
   expect(pageErrors.splice(0)).toEqual([]);
 });
 
+/** A fresh database on the server of a Postgres pass (`npm run test:postgres`); PGlite otherwise. */
+let database: TestDatabase | undefined;
+
 beforeAll(async () => {
   await ensureMiniAppBuilt();
   dir = await mkdtemp(join(tmpdir(), 'cocoon-miniapp-e2e-'));
@@ -132,8 +139,10 @@ beforeAll(async () => {
   const pagesPort = (pages.address() as AddressInfo).port;
   articleUrl = `http://127.0.0.1:${pagesPort}/batching`;
   botApi = await RecordingBotApi.start();
+  database = await createTestDatabase('miniapp-topup');
   network = await startNetwork({
     config: loadConfig({
+      ...(database === undefined ? {} : { DATABASE_URL: database.url }),
       BOT_TOKEN: botApi.token,
       COCOON_DATA_DIR: join(dir, 'data'),
       COCOON_MODEL: tiny.path,
@@ -195,6 +204,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await network?.stop();
+  await database?.drop();
   await botApi?.close();
   if (pages !== undefined) await new Promise((resolve) => pages.close(resolve));
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
@@ -461,6 +471,48 @@ describe('the Mini App on the embedded network (real chain, proxy, worker and wa
       .poll(() => page.getByTestId('balance').textContent())
       .toContain(tonBelowOne(topUpCredit(ONE_TON) - billed, 4));
     await page.screenshot({ path: join(ARTIFACTS, '9-home-after-settlement.png'), fullPage: true });
+  });
+
+  it("shows each job's settlement: the Charge transaction on the app's Client contract that covered its voucher", async () => {
+    // The app's chain watcher settles the jobs from the Charge transactions it sees (it polls on its own).
+    const jobs = await SqlBotStore.open(network.store as never);
+    const settledJobs = async () =>
+      (await jobs.recentJobs(USER.id, 10)).filter((job) => job.proof?.settlement);
+    await expect.poll(async () => (await settledJobs()).length, { timeout: 30_000, interval: 250 }).toBe(2);
+
+    // The Charges the app's Client contract accepted, in chain order; the last one charged all that was billed.
+    const client = appClientContract().address;
+    const charges = chain
+      .history(client)
+      .map((tx) => chargeOf(tx, client))
+      .filter((charge): charge is ChargeEvent => charge !== undefined);
+    const billed = (history?.jobs ?? []).reduce((sum, job) => sum + job.cost, 0n);
+    expect(charges.at(-1)?.total).toBe(billed);
+    // Each job is settled by the first Charge of at least the total the app signed after its receipt.
+    const expected = new Map<string, { lt: string; hash: string }>();
+    for (const job of await settledJobs()) {
+      const voucherTotal = job.proof?.voucherTotal;
+      expect(voucherTotal).toBeGreaterThan(0n);
+      const covering = charges.find((charge) => charge.total >= (voucherTotal ?? 0n));
+      expect(covering).toBeDefined();
+      expected.set(job.proof?.jobId ?? '', { lt: covering?.lt ?? '', hash: covering?.hash ?? '' });
+    }
+
+    const { page } = app;
+    const listed = page.waitForResponse((response) => new URL(response.url()).pathname === '/api/history');
+    await page.getByRole('button', { name: /^History/ }).click();
+    const settledHistory = HistoryResponse.parse(await (await listed).json());
+    expect(settledHistory.jobs).toHaveLength(2);
+    for (const job of settledHistory.jobs) {
+      expect(job.settlement).toEqual(expected.get(job.jobId));
+      const hash = job.settlement?.hash ?? '';
+      const row = page.locator(`[data-job-id="${job.jobId}"]`);
+      await row.locator('summary').click();
+      await expect.poll(() => row.textContent()).toContain(`${hash.slice(0, 6)}…${hash.slice(-6)}`);
+      expect(await row.textContent()).toContain(`lt ${job.settlement?.lt}`);
+      expect(await row.textContent()).not.toContain('not settled yet');
+    }
+    await page.screenshot({ path: join(ARTIFACTS, '10-history-settled.png'), fullPage: true });
   });
 });
 

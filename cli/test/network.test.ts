@@ -11,6 +11,7 @@ import { Address } from '@ton/core';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecordingBotApi } from '../../bot/test/support/bot-api.js';
+import { createTestDatabase, type TestDatabase } from '../../shared/test/support/test-store.js';
 import { type RunningNetwork, startNetwork } from '../src/network.js';
 import { statusRows } from '../src/start.js';
 
@@ -20,15 +21,19 @@ let network: RunningNetwork;
 let model: string;
 let config: ReturnType<typeof loadConfig>;
 let botApi: RecordingBotApi;
+/** Set when the suite runs on Postgres (COCOON_TEST_DATABASE_URL); the network then uses it as DATABASE_URL. */
+let database: TestDatabase | undefined;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cocoon-network-'));
   const tiny = await writeTinyGguf(join(dir, 'tiny.gguf'), { contextLength: 4096 });
   model = tiny.sha256;
   botApi = await RecordingBotApi.start();
+  database = await createTestDatabase('cli-network');
   config = loadConfig({
     BOT_TOKEN: botApi.token,
     COCOON_DATA_DIR: join(dir, 'data'),
+    ...(database === undefined ? {} : { DATABASE_URL: database.url }),
     COCOON_MODEL: tiny.path,
     WORKER_GPU: 'cpu',
     WORKER_THREADS: '1',
@@ -50,6 +55,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await network?.stop();
   await botApi?.close();
+  await database?.drop();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -230,10 +236,13 @@ describe('the Telegram side of the embedded network', () => {
 });
 
 describe('npm start status', () => {
-  it('names the chain, the Root contract, the model, the gateway and the insecure dev attestation', async () => {
+  it('names the chain, the Root contract, the database, the model, the gateway and the insecure dev attestation', async () => {
     const rows = Object.fromEntries((await statusRows(network, config)).map((r) => [r.component, r.detail]));
     expect(rows.chain).toMatch(/sandbox/);
     expect(rows['Root contract']).toBe(network.root.address.toString());
+    expect(rows.database).toBe(
+      database === undefined ? `PGlite in ${config.COCOON_DATA_DIR}` : 'Postgres (DATABASE_URL)',
+    );
     expect(rows.worker).toMatch(/admitted.*INSECURE/);
     expect(rows.model).toContain(model.slice(0, 16));
     expect(rows['Telegram bot']).toMatch(/^running/);

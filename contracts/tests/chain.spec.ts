@@ -5,9 +5,14 @@ import { type Address, beginCell, type Transaction, toNano } from '@ton/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NetworkChain, type TonClientLike } from '../src/chain/network.js';
 import { SandboxChain } from '../src/chain/sandbox.js';
-import { FileCursorStore, type TopUpEvent, TopUpWatcher } from '../src/chain/watcher.js';
+import {
+  type ChargeEvent,
+  ClientContractWatcher,
+  FileCursorStore,
+  type TopUpEvent,
+} from '../src/chain/watcher.js';
 import { ensureProxy, ensureRoot } from '../src/deploy.js';
-import { type ClientConfig, ClientContract } from '../wrappers/Client.js';
+import { type ClientConfig, ClientContract, signCharge } from '../wrappers/Client.js';
 import { ProxyContract } from '../wrappers/Proxy.js';
 import { DEFAULT_ROOT_PARAMS } from '../wrappers/Root.js';
 import { codes, firstCredit, newKeyPair } from './helpers.js';
@@ -49,7 +54,7 @@ describe('SandboxChain and the top-up watcher', () => {
       proxy: proxy.address,
       proxyPublicKey: keys.publicKey,
     };
-    return { client: ClientContract.createFromConfig(config, c.client), proxy: proxy.address };
+    return { client: ClientContract.createFromConfig(config, c.client), proxy: proxy.address, keys };
   }
 
   it('keeps balances, contract state and its clock across a restart', async () => {
@@ -108,7 +113,7 @@ describe('SandboxChain and the top-up watcher', () => {
     const seen: TopUpEvent[] = [];
     let failNext = false;
     const watcher = (c: SandboxChain) =>
-      new TopUpWatcher({
+      new ClientContractWatcher({
         chain: c,
         client: client.address,
         cursor: new FileCursorStore(cursorPath),
@@ -155,6 +160,54 @@ describe('SandboxChain and the top-up watcher', () => {
     expect(await watcher(chain).poll()).toBe(2);
     expect(seen.slice(3).map((e) => e.reference)).toEqual([5n, 6n]);
     expect(await watcher(chain).poll()).toBe(0);
+  });
+  it('reports each Charge the contract accepted, with its total and transaction, and no refused one', async () => {
+    const chain = await openChain();
+    const { client, keys } = await deployClient(chain);
+    const opened = chain.open(client);
+    const charge = (total: bigint, queryId: bigint, secretKey = keys.secretKey) =>
+      opened.sendCharge(chain.sender, {
+        total,
+        queryId,
+        signature: signCharge({ client: client.address, total, queryId, secretKey }),
+      });
+    await opened.sendTopUp(chain.sender, { value: toNano('3'), reference: 1n });
+    await charge(toNano('1'), 1n);
+    await charge(toNano('1.5'), 2n, (await newKeyPair()).secretKey); // not the client's signature: aborts
+    await charge(toNano('0.5'), 3n); // below the charged total: aborts
+    await charge(toNano('2'), 4n);
+    expect((await opened.getState()).chargedTotal).toBe(toNano('2'));
+
+    const topUps: TopUpEvent[] = [];
+    const charges: ChargeEvent[] = [];
+    const watcher = new ClientContractWatcher({
+      chain,
+      client: client.address,
+      cursor: new FileCursorStore(join(dir, 'charges-cursor.json')),
+      onTopUp: async (event) => {
+        topUps.push(event);
+      },
+      onCharge: async (event) => {
+        charges.push(event);
+      },
+    });
+    expect(await watcher.poll()).toBe(3);
+    expect(topUps.map((e) => e.reference)).toEqual([1n]);
+    expect(charges.map((e) => [e.total, e.queryId])).toEqual([
+      [toNano('1'), 1n],
+      [toNano('2'), 4n],
+    ]);
+    // Each event names the Charge transaction itself, one that did not abort.
+    const history = chain.history(client.address);
+    for (const event of charges) {
+      const tx = history.find((t) => t.lt.toString() === event.lt);
+      expect(tx?.hash().toString('hex')).toBe(event.hash);
+      expect(tx?.description.type === 'generic' && !tx.description.aborted).toBe(true);
+      expect(event.client.equals(client.address)).toBe(true);
+    }
+    const refused = history.filter((t) => t.description.type === 'generic' && t.description.aborted);
+    expect(refused).toHaveLength(2);
+    expect(await watcher.poll()).toBe(0);
   });
 });
 

@@ -103,6 +103,13 @@ export function parseTopUpBody(body: Cell): { queryId: bigint; reference?: TopUp
   return { queryId, reference: text.loadBuffer(text.remainingBits / 8).toString('utf-8') };
 }
 
+/** Parses a Charge body (as a watcher sees it); undefined when the body is not a Charge. */
+export function parseChargeBody(body: Cell): { queryId: bigint; total: bigint } | undefined {
+  const s = body.beginParse();
+  if (s.remainingBits < 32 + 64 || s.loadUint(32) !== Op.charge) return undefined;
+  return { queryId: s.loadUintBig(64), total: s.loadCoins() };
+}
+
 export class ClientContract implements Contract {
   constructor(
     readonly address: Address,

@@ -133,6 +133,16 @@ export class InMemoryBotStore implements BotStore {
     }
   }
 
+  async settleJobsUpTo(total: bigint, settlement: { lt: string; hash: string }): Promise<number> {
+    let settled = 0;
+    for (const { proof } of this.jobs) {
+      if (proof?.voucherTotal === undefined || proof.voucherTotal > total || proof.settlement) continue;
+      proof.settlement = { ...settlement };
+      settled++;
+    }
+    return settled;
+  }
+
   async activeChannels(): Promise<ChannelSettings[]> {
     return [...this.channels.values()].filter((channel) => channel.active).map((channel) => ({ ...channel }));
   }

@@ -88,6 +88,7 @@ export interface BotTables {
     attestation: NullableJson<unknown>;
     settlement_lt: string | null;
     settlement_hash: string | null;
+    voucher_total: NullableMoney;
   };
   bot_topups: {
     user_id: Int8;
@@ -221,6 +222,19 @@ export const botMigrations: MigrationSet = {
           .addColumn('user_id', 'int8', (col) => col.primaryKey())
           .addColumn('locale', 'text', (col) => col.notNull())
           .addColumn('chosen', 'boolean', (col) => col.notNull())
+          .execute();
+      },
+    },
+    // Settlement on chain: the voucher total signed after each job, so a Charge of a total settles every
+    // job up to it; the partial index finds the unsettled ones.
+    '0004_settlement': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('bot_jobs').addColumn('voucher_total', sql`numeric(40,0)`).execute();
+        await db.schema
+          .createIndex('bot_jobs_unsettled')
+          .on('bot_jobs')
+          .column('voucher_total')
+          .where(sql.ref('settlement_lt'), 'is', null)
           .execute();
       },
     },
@@ -484,6 +498,7 @@ export class SqlBotStore implements BotStore {
         attestation: proof === undefined ? null : JSON.stringify(proof.attestation),
         settlement_lt: proof?.settlement?.lt ?? null,
         settlement_hash: proof?.settlement?.hash ?? null,
+        voucher_total: proof?.voucherTotal ?? null,
       })
       .execute();
   }
@@ -528,6 +543,17 @@ export class SqlBotStore implements BotStore {
       .set({ settlement_lt: settlement.lt, settlement_hash: settlement.hash })
       .where('job_id', 'in', [...jobIds])
       .execute();
+  }
+
+  async settleJobsUpTo(total: bigint, settlement: { lt: string; hash: string }): Promise<number> {
+    const result = await this.db
+      .updateTable('bot_jobs')
+      .set({ settlement_lt: settlement.lt, settlement_hash: settlement.hash })
+      .where('voucher_total', '<=', total)
+      .where('settlement_lt', 'is', null)
+      .where('job_id', 'is not', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
   }
 
   async saveTopUpIntent(intent: TopUpIntentRecord): Promise<void> {
@@ -597,6 +623,7 @@ function proofOf(row: Selectable<BotTables['bot_jobs']>): JobProof | null {
     jobId: row.job_id,
     receipt: { boc: row.receipt_boc, signature: row.receipt_signature },
     attestation: row.attestation,
+    ...optional('voucherTotal', row.voucher_total === null ? null : BigInt(row.voucher_total)),
     ...(row.settlement_lt === null || row.settlement_hash === null
       ? {}
       : { settlement: { lt: row.settlement_lt, hash: row.settlement_hash } }),

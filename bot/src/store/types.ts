@@ -114,6 +114,11 @@ export interface JobProof {
   receipt: SignedReceipt;
   /** The worker's attestation bundle, as the client SDK verified it. */
   attestation: unknown;
+  /**
+   * The app account's cumulative voucher total signed right after this job's receipt (nanotons): a Charge
+   * of at least this total settles the job.
+   */
+  voucherTotal?: bigint;
   settlement?: { lt: string; hash: string };
 }
 
@@ -197,6 +202,11 @@ export interface BotStore {
   ): Promise<JobRecord[]>;
   /** Marks the proven jobs with these job ids as settled by this transaction. */
   settleJobs(jobIds: readonly string[], settlement: { lt: string; hash: string }): Promise<void>;
+  /**
+   * Marks every unsettled job whose voucher total is at most `total` as settled by this Charge transaction;
+   * returns how many (none when the same Charge comes again).
+   */
+  settleJobsUpTo(total: bigint, settlement: { lt: string; hash: string }): Promise<number>;
 
   /** Channels where the bot is still an administrator. */
   activeChannels(): Promise<ChannelSettings[]>;

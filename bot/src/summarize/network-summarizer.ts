@@ -67,6 +67,7 @@ export class NetworkSummarizer implements Summarizer {
           jobId: result.receipt.jobId,
           receipt: result.signedReceipt,
           attestation: result.worker.bundle,
+          ...(result.voucher === undefined ? {} : { voucherTotal: result.voucher.total }),
         },
       };
     } catch (error) {

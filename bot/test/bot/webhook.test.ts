@@ -2,9 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@cocoon/shared/log';
-import { openStore, type Store } from '@cocoon/shared/store';
+import type { Store } from '@cocoon/shared/store';
 import type { Update } from 'grammy/types';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openTestStore } from '../../../shared/test/support/test-store.js';
 import { type RunningTelegramApp, startTelegramApp } from '../../src/runtime.js';
 import { webhookPath, webhookSecret } from '../../src/start.js';
 import { FakeSummarizer } from '../../src/summarize/fake-summarizer.js';
@@ -21,7 +22,7 @@ let logs: string[];
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'cocoon-bot-webhook-'));
-  store = await openStore({ dataDir });
+  store = await openTestStore('bot-webhook');
 }, 60_000);
 afterAll(async () => {
   await store?.close();

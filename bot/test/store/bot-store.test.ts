@@ -216,4 +216,36 @@ describe.each(backends)('BotStore on %s', (_name, open) => {
     );
     expect(await store.recentJobs(6006, 5)).toEqual([]);
   });
+
+  it('settles every unsettled job up to a Charge of the cumulative total, once', async () => {
+    const proven = (at: number, voucherTotal?: bigint): JobRecord =>
+      job(7007, at, {
+        proof: {
+          jobId: at.toString(16).padStart(32, '0'),
+          receipt: { boc: `boc${at}`, signature: `sig${at}` },
+          attestation: { kind: 'dev' },
+          ...(voucherTotal === undefined ? {} : { voucherTotal }),
+        },
+      });
+    const big = 2n ** 66n;
+    await store.recordJob(proven(1, 1_000n));
+    await store.recordJob(proven(2, big));
+    await store.recordJob(proven(3, big + 1n));
+    await store.recordJob(proven(4)); // signed before totals were kept: no Charge can name it
+    await store.recordJob(job(7007, 5)); // no proof (a fallback summary): never settled
+    const first = { lt: '1001', hash: 'a1'.repeat(32) };
+    const second = { lt: '1002', hash: 'b2'.repeat(32) };
+    const settlements = async () =>
+      Object.fromEntries(
+        (await store.recentJobs(7007, 10)).map((record) => [record.at, record.proof?.settlement]),
+      );
+
+    expect(await store.settleJobsUpTo(big, first)).toBe(2);
+    expect(await store.settleJobsUpTo(big, first)).toBe(0); // the watcher replays after a crash
+    expect(await settlements()).toEqual({ 1: first, 2: first, 3: undefined, 4: undefined, 5: undefined });
+    expect(await store.settleJobsUpTo(big + 10n, second)).toBe(1);
+    expect(await settlements()).toEqual({ 1: first, 2: first, 3: second, 4: undefined, 5: undefined });
+    const [latest] = await store.recentJobs(7007, 1, { before: 4 });
+    expect(latest?.proof?.voucherTotal).toBe(big + 1n);
+  });
 });

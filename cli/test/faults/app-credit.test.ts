@@ -12,12 +12,15 @@ import { generateSigningKeyPair, toHex } from '@cocoon/shared';
 import { openStore } from '@cocoon/shared/store';
 import { toNano } from '@ton/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../../shared/test/support/test-store.js';
 
 const tsxLoader = new URL('../../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
 const appEntry = new URL('../support/faults-app.ts', import.meta.url).pathname;
 let dir: string;
 let dataDir: string;
 let appContract: string;
+/** The bot's ledger on Postgres when the suite runs there (COCOON_TEST_DATABASE_URL); else PGlite in dataDir. */
+let database: TestDatabase | undefined;
 /** user id -> the values of their top-ups */
 const topUps: [number, bigint][] = [
   [1001, toNano('1')],
@@ -28,6 +31,7 @@ const topUps: [number, bigint][] = [
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cocoon-app-credit-'));
   dataDir = join(dir, 'data');
+  database = await createTestDatabase('app-credit');
   const chain = await SandboxChain.open({ dataDir });
   const codes = await loadContractCodes();
   const link = {
@@ -47,6 +51,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  await database?.drop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -58,6 +63,7 @@ async function runApp(crashAt?: 'credit' | 'cursor'): Promise<string> {
       PATH: process.env.PATH ?? '',
       COCOON_DATA_DIR: dataDir,
       APP_CLIENT_CONTRACT: appContract,
+      ...(database === undefined ? {} : { DATABASE_URL: database.url }),
       ...(crashAt ? { CRASH_AT: crashAt } : {}),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -87,7 +93,10 @@ describe('the app killed while crediting top-ups', () => {
     // 4. the rest, to the end
     expect(await runApp()).toBe('0');
 
-    const store = await openStore({ dataDir });
+    const store = await openStore({
+      dataDir,
+      ...(database === undefined ? {} : { databaseUrl: database.url }),
+    });
     try {
       const ledger = await SqlBotStore.open(store);
       const expected = new Map<number, bigint>();

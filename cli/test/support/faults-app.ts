@@ -1,10 +1,11 @@
 // The app's crediting of users' TON top-ups as a process a test can crash: the chain watcher over the
 // sandbox chain in the data folder, its cursor file, and the bot's `creditTopUp` over the bot's ledger.
 // CRASH_AT=credit SIGKILLs it right after a credit (before the cursor moves past it), CRASH_AT=cursor right
-// after the cursor is saved. Without CRASH_AT it drains what is there and exits.
+// after the cursor is saved. Without CRASH_AT it drains what is there and exits. The ledger is PGlite in the
+// data folder, or the Postgres database DATABASE_URL names.
 import { join } from 'node:path';
 import { FakeSummarizer, startTelegramApp } from '@cocoon/bot';
-import { FileCursorStore, SandboxChain, TopUpWatcher, topUpCredit } from '@cocoon/contracts';
+import { ClientContractWatcher, FileCursorStore, SandboxChain, topUpCredit } from '@cocoon/contracts';
 import { createLogger } from '@cocoon/shared/log';
 import { openStore } from '@cocoon/shared/store';
 import { Address } from '@ton/core';
@@ -16,7 +17,8 @@ if (dataDir === undefined || appContract === undefined)
 const crashAt = process.env.CRASH_AT;
 const crash = () => process.kill(process.pid, 'SIGKILL');
 
-const store = await openStore({ dataDir });
+const databaseUrl = process.env.DATABASE_URL;
+const store = await openStore({ dataDir, ...(databaseUrl === undefined ? {} : { databaseUrl }) });
 const chain = await SandboxChain.open({ dataDir });
 const app = await startTelegramApp({
   store,
@@ -31,7 +33,7 @@ const app = await startTelegramApp({
   logger: createLogger('app', 'warn'),
 });
 const cursorFile = new FileCursorStore(join(dataDir, 'app-topups-cursor.json'));
-const watcher = new TopUpWatcher({
+const watcher = new ClientContractWatcher({
   chain,
   client: Address.parse(appContract),
   cursor: {

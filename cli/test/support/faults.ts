@@ -1,10 +1,8 @@
-// Fault tests' pieces: a real proxy in this process (embedded store, a dev policy for one model) and
+// Fault tests' pieces: a real proxy in this process (a test store, a dev policy for one model) and
 // worker processes on the fake engine that a test can SIGKILL.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   CocoonProxy,
   type CreditSource,
@@ -15,8 +13,8 @@ import {
   StaticPolicySource,
 } from '@cocoon/proxy';
 import { type AttestationPolicy, generateSigningKeyPair, randomBytes, toHex } from '@cocoon/shared';
-import { openStore } from '@cocoon/shared/store';
 import type { z } from 'zod';
+import { openTestStore } from '../../../shared/test/support/test-store.js';
 
 export { waitFor } from '../../../proxy/test/support/wait.js';
 
@@ -41,13 +39,15 @@ export interface LocalProxy {
   close(): Promise<void>;
 }
 
-/** A real proxy on a loopback port with an embedded store in a temp folder and a fixed line of credit. */
+/**
+ * A real proxy on a loopback port with a test store (PGlite, or Postgres under COCOON_TEST_DATABASE_URL) and a
+ * fixed line of credit.
+ */
 export async function startLocalProxy(
   model: string,
   options: { limits?: z.input<typeof ProxyLimits>; allowance?: bigint } = {},
 ): Promise<LocalProxy> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'cocoon-faults-proxy-'));
-  const store = await openStore<ProxyDb>({ dataDir });
+  const store = await openTestStore<ProxyDb>('faults-proxy');
   const credit = new MemoryCredit(fixedAllowance(options.allowance ?? 10n ** 15n));
   const proxy = await CocoonProxy.start(
     {
@@ -64,7 +64,6 @@ export async function startLocalProxy(
     async close() {
       await proxy.close();
       await store.close();
-      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -11,9 +11,11 @@ export { ChainStateError, SandboxChain, type SandboxChainOptions } from './sandb
 export * from './types.js';
 export { loadOrCreateMnemonic } from './wallet-file.js';
 export {
+  type ChargeEvent,
+  ClientContractWatcher,
+  type ClientContractWatcherOptions,
+  chargeOf,
   FileCursorStore,
   type TopUpEvent,
-  TopUpWatcher,
-  type TopUpWatcherOptions,
   topUpOf,
 } from './watcher.js';

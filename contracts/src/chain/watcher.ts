@@ -1,8 +1,9 @@
-// Watches a Client contract for incoming top-ups and hands each one, once, to the app's ledger.
+// Watches a Client contract for incoming top-ups and charges and hands each one, once, to the app: top-ups
+// to its ledger, charges to its job history (the transaction that settled a job).
 import { readJsonFile, writeJsonFile } from '@cocoon/shared/json-file';
 import type { Address, Transaction } from '@ton/core';
 import { z } from 'zod';
-import { parseTopUpBody, type TopUpReference } from '../../wrappers/Client.js';
+import { parseChargeBody, parseTopUpBody, type TopUpReference } from '../../wrappers/Client.js';
 import { Op } from '../../wrappers/constants.js';
 import { type Chain, type CursorStore, cursorOf, type TransactionCursor } from './types.js';
 
@@ -22,6 +23,19 @@ export interface TopUpEvent {
   comment?: string;
 }
 
+/** A Charge the contract accepted: the client's signed cumulative `total` is now charged. */
+export interface ChargeEvent {
+  /** The Charge transaction on the Client contract: what settled every job up to `total`. */
+  lt: string;
+  hash: string;
+  /** Unix seconds. */
+  at: number;
+  client: Address;
+  /** The cumulative total charged so far (nanotons), as the client signed it. */
+  total: bigint;
+  queryId: bigint;
+}
+
 const cursorSchema = z.object({ lt: z.string().regex(/^\d+$/), hash: z.string().regex(/^[0-9a-f]{64}$/) });
 
 /** A cursor in a JSON file, replaced atomically. */
@@ -37,13 +51,20 @@ export class FileCursorStore implements CursorStore {
   }
 }
 
-/** The top-up a transaction carries, if it is a successful, non-bounced incoming top-up. */
-export function topUpOf(tx: Transaction, client: Address): TopUpEvent | undefined {
+/** The transaction's incoming internal message, if the transaction took effect (it did not abort or fail). */
+function acceptedMessage(tx: Transaction) {
   const msg = tx.inMessage;
   const d = tx.description;
   if (msg?.info.type !== 'internal' || msg.info.bounced) return undefined;
   if (d.type !== 'generic' || d.aborted || d.computePhase.type !== 'vm' || !d.computePhase.success)
     return undefined;
+  return { info: msg.info, body: msg.body };
+}
+
+/** The top-up a transaction carries, if it is a successful, non-bounced incoming top-up. */
+export function topUpOf(tx: Transaction, client: Address): TopUpEvent | undefined {
+  const msg = acceptedMessage(tx);
+  if (msg === undefined) return undefined;
   const base = {
     lt: tx.lt.toString(),
     hash: tx.hash().toString('hex'),
@@ -62,20 +83,31 @@ export function topUpOf(tx: Transaction, client: Address): TopUpEvent | undefine
   return topUp ? { ...base, ...topUp } : undefined;
 }
 
-export interface TopUpWatcherOptions {
+/** The charge a transaction carries, if it is a Charge the contract accepted. */
+export function chargeOf(tx: Transaction, client: Address): ChargeEvent | undefined {
+  const msg = acceptedMessage(tx);
+  const charge = msg === undefined ? undefined : parseChargeBody(msg.body);
+  if (charge === undefined) return undefined;
+  return { lt: tx.lt.toString(), hash: tx.hash().toString('hex'), at: tx.now, client, ...charge };
+}
+
+export interface ClientContractWatcherOptions {
   chain: Chain;
   client: Address;
   cursor: CursorStore;
   /** Must be idempotent by (lt, hash): after a crash the last event may come again. */
   onTopUp: (event: TopUpEvent) => Promise<void>;
+  /** Must be idempotent too; without it charges are passed over. */
+  onCharge?: (event: ChargeEvent) => Promise<void>;
   batch?: number;
 }
 
-export class TopUpWatcher {
+/** One cursor over the Client contract's transactions, so top-ups and charges are each handled once, in order. */
+export class ClientContractWatcher {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
 
-  constructor(private readonly options: TopUpWatcherOptions) {}
+  constructor(private readonly options: ClientContractWatcherOptions) {}
 
   /** Handles every transaction after the cursor; the cursor moves only past handled ones. */
   poll(): Promise<number> {
@@ -96,16 +128,21 @@ export class TopUpWatcher {
   }
 
   private async drain(): Promise<number> {
-    const { chain, client, cursor, onTopUp } = this.options;
+    const { chain, client, cursor, onTopUp, onCharge } = this.options;
     const batch = this.options.batch ?? 100;
     let handled = 0;
     let after = await cursor.load();
     for (;;) {
       const txs = await chain.transactionsSince(client, after, batch);
       for (const tx of txs) {
-        const event = topUpOf(tx, client);
-        if (event) {
-          await onTopUp(event);
+        const topUp = topUpOf(tx, client);
+        if (topUp) {
+          await onTopUp(topUp);
+          handled++;
+        }
+        const charge = onCharge === undefined ? undefined : chargeOf(tx, client);
+        if (charge) {
+          await onCharge?.(charge);
           handled++;
         }
         after = cursorOf(tx);

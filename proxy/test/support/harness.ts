@@ -1,8 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type AttestationPolicy, randomBytes, toHex } from '@cocoon/shared';
-import { openStore, type Store } from '@cocoon/shared/store/index';
+import type { Store } from '@cocoon/shared/store/index';
+import { openTestStore as openEmptyTestStore } from '../../../shared/test/support/test-store.js';
 import { type CreditSource, fixedAllowance, MemoryCredit } from '../../src/credit.js';
 import { type ProxyDb, proxyMigrations } from '../../src/db.js';
 import { type PolicySource, StaticPolicySource } from '../../src/policy.js';
@@ -21,18 +19,14 @@ export const devPolicy = (overrides: Partial<AttestationPolicy> = {}): Attestati
   ...overrides,
 });
 
-/** One PGlite store in a temp folder for a test file, with the proxy's tables (a proxy's start migrates again: a no-op). */
+/**
+ * One store for a test file (PGlite, or Postgres under COCOON_TEST_DATABASE_URL) with the proxy's tables (a
+ * proxy's start migrates again: a no-op). remove() closes it and deletes its data.
+ */
 export async function openTestStore(): Promise<{ store: Store<ProxyDb>; remove(): Promise<void> }> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'cocoon-proxy-test-'));
-  const store = await openStore<ProxyDb>({ dataDir });
+  const store = await openEmptyTestStore<ProxyDb>('proxy');
   await store.migrate(proxyMigrations);
-  return {
-    store,
-    async remove() {
-      await store.close();
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
+  return { store, remove: () => store.close() };
 }
 
 export interface Harness {
