@@ -140,7 +140,9 @@ export function payments(services: BotServices): Composer<BotContext> {
       services.logger.warn({ userId: ctx.from.id }, 'ignored a successful_payment that Telegram never sends');
       return;
     }
-    const credited = await creditStars(services, ctx.from.id, payment);
+    const { amount: credited, added } = await creditStars(services, ctx.from.id, payment);
+    // Telegram may deliver an update twice: the second must neither run the paid job again nor refund it.
+    if (!added) return;
     const payload = parsePayload(payment.invoice_payload);
     if (payload?.kind === 'job') return runPaidJob(ctx, services, payload.pendingId, payment, credited);
     const balance = await services.store.balance(ctx.from.id);
@@ -150,12 +152,12 @@ export function payments(services: BotServices): Composer<BotContext> {
   return composer;
 }
 
-/** Credits a Stars payment once per charge id; returns the nanotons it is worth. */
+/** Credits a Stars payment once per charge id; returns the nanotons it is worth, and whether this credited it. */
 async function creditStars(
   services: BotServices,
   userId: number,
   payment: SuccessfulPayment,
-): Promise<bigint> {
+): Promise<{ amount: bigint; added: boolean }> {
   const amount = BigInt(payment.total_amount) * services.settings.nanotonsPerStar;
   const added = await services.store.addLedgerEntry({
     key: `stars:${payment.telegram_payment_charge_id}`,
@@ -167,7 +169,7 @@ async function creditStars(
   });
   services.metrics.credit('stars', amount, added);
   services.logger.info({ userId, stars: payment.total_amount, added }, 'stars payment credited');
-  return amount;
+  return { amount, added };
 }
 
 /** Runs the job a Stars payment was for; when it cannot run or fails, the payment is refunded. */

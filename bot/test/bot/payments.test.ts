@@ -170,12 +170,19 @@ describe('/topup and Stars payments', () => {
     await h.bot.handleUpdate(h.api.preCheckoutQuery(user, String(invoice?.payload), stars));
     expect(h.api.callsTo('answerPreCheckoutQuery')[0]).toMatchObject({ ok: true });
 
-    await h.bot.handleUpdate(h.api.successfulPayment(user, String(invoice?.payload), stars));
+    const payment = h.api.successfulPayment(user, String(invoice?.payload), stars);
+    await h.bot.handleUpdate(payment);
     expect(h.summarizer.requests).toHaveLength(1);
     const [job] = await h.store.recentJobs(user.id, 1);
     expect(job).toMatchObject({ paidBy: 'credit' });
     expect(await h.store.balance(user.id)).toBe(BigInt(stars) * RATE - (job?.cost ?? 0n));
     expect(h.api.shownTexts(user.id).at(-1)).toContain('• The harbour ferry now runs');
+    // Telegram delivers the update again: no second job, no refund of the one that ran, no second message
+    const messages = h.api.sentMessages(user.id).length;
+    await h.bot.handleUpdate(payment);
+    expect(h.summarizer.requests).toHaveLength(1);
+    expect(h.api.sentMessages(user.id)).toHaveLength(messages);
+    expect(await h.store.balance(user.id)).toBe(BigInt(stars) * RATE - (job?.cost ?? 0n));
     expect(h.api.callsTo('refundStarPayment')).toEqual([]);
   });
 
