@@ -16,7 +16,7 @@ import type { Config } from '@cocoon/shared';
 import { FileVoucherStore } from '@cocoon/shared/client/voucher-file';
 import { Address, type OpenedContract, toNano } from '@ton/core';
 import { z } from 'zod';
-import { readLocalNetwork } from './local-network.js';
+import { type LocalNetwork, readLocalNetwork } from './local-network.js';
 
 /** The CLI's name in the data folder: its client key, wallet mnemonic and voucher totals. */
 export const CLI_ACCOUNT = 'cli';
@@ -58,29 +58,10 @@ export interface CliAccount {
 export async function openCliAccount(config: Config): Promise<CliAccount> {
   const dataDir = config.COCOON_DATA_DIR;
   const local = await readLocalNetwork(dataDir);
-  let chain: Chain;
-  if (config.TON_NETWORK === 'sandbox') {
-    if (local.chainRpcUrl === undefined)
-      throw new Error(`${dataDir}/network.json is not a local network's: restart \`npm start\``);
-    chain = await NetworkChain.connect({
-      network: 'sandbox',
-      endpoint: local.chainRpcUrl,
-      mnemonic: await loadOrCreateMnemonic(dataDir, CLI_ACCOUNT),
-      // the local chain runs a message and all it causes before it answers: no block time to wait for
-      pollIntervalMs: 100,
-      confirmTimeoutMs: 30_000,
-    });
-    try {
-      await chain.getBalance(chain.wallet);
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'ECONNREFUSED') throw error;
-      throw new Error(
-        `the local network is not running (nothing answers at ${local.chainRpcUrl}): start it with \`npm start\``,
-      );
-    }
-  } else {
-    chain = await openChain(chainOptionsFromConfig(config));
-  }
+  const chain =
+    config.TON_NETWORK === 'sandbox'
+      ? await connectLocalChain(dataDir, local)
+      : await openChain(chainOptionsFromConfig(config));
   const owner = Address.parse(local.cliAccount.owner);
   if (!owner.equals(chain.wallet))
     throw new Error(
@@ -95,6 +76,33 @@ export async function openCliAccount(config: Config): Promise<CliAccount> {
         ? '`npm start` gives a new local wallet 100 TON on its first start'
         : `send TON to it on ${config.TON_NETWORK}`,
   };
+}
+
+/**
+ * The CLI's wallet on the chain `npm start` runs, through its loopback JSON-RPC (which answers only while
+ * npm start runs), as a wallet reaches toncenter on testnet and mainnet.
+ */
+export async function connectLocalChain(dataDir: string, local: LocalNetwork): Promise<Chain> {
+  if (local.chainRpcUrl === undefined)
+    throw new Error(`${dataDir}/network.json is not a local network's: restart \`npm start\``);
+  const chain = await NetworkChain.connect({
+    network: 'sandbox',
+    endpoint: local.chainRpcUrl,
+    mnemonic: await loadOrCreateMnemonic(dataDir, CLI_ACCOUNT),
+    // the local chain runs a message and all it causes before it answers: no block time to wait for
+    pollIntervalMs: 100,
+    confirmTimeoutMs: 30_000,
+  });
+  try {
+    await chain.getBalance(chain.wallet);
+  } catch (error) {
+    await chain.close();
+    if ((error as { code?: string }).code !== 'ECONNREFUSED') throw error;
+    throw new Error(
+      `the local network is not running (nothing answers at ${local.chainRpcUrl}): start it with \`npm start\``,
+    );
+  }
+  return chain;
 }
 
 export interface AccountBalance {

@@ -9,6 +9,7 @@ import { type ChatResult, CocoonClient, type Config, receiptId } from '@cocoon/s
 import { FileVoucherStore } from '@cocoon/shared/client/voucher-file';
 import { loadProcessConfigOrExit } from '@cocoon/shared/config-file';
 import { loadOrCreateKey } from '@cocoon/shared/key-file';
+import { createLogger } from '@cocoon/shared/log';
 import { Address } from '@ton/core';
 import { Command, InvalidArgumentError } from 'commander';
 import {
@@ -22,6 +23,7 @@ import {
   topUp,
   withdraw,
 } from './account.js';
+import { type RunningApp, startApp } from './app.js';
 import { createGateway } from './gateway.js';
 import { readLocalNetwork } from './local-network.js';
 
@@ -268,6 +270,42 @@ program
         `OpenAI-compatible gateway on http://${config.GATEWAY_HOST}:${config.GATEWAY_PORT}/v1 (Ctrl-C stops it)`,
       );
     });
+  });
+
+program
+  .command('app')
+  .description(
+    'run the Telegram bot (with BOT_TOKEN) and the Mini App server as their own process, paying the network from their own Client contract',
+  )
+  .action(async () => {
+    const config = loadProcessConfigOrExit();
+    const log = createLogger('cocoon-app', config.LOG_LEVEL);
+    let app: RunningApp;
+    try {
+      app = await startApp(config, log);
+    } catch (error) {
+      console.error(`cocoon: ${(error as Error).message}`);
+      process.exitCode = 1;
+      return;
+    }
+    console.log(
+      [
+        `Mini App server  ${app.telegram.url}${config.PUBLIC_URL ? `  (public at ${config.PUBLIC_URL})` : ''}`,
+        `Telegram bot     ${app.botUsername ? `@${app.botUsername}` : config.BOT_TOKEN ? 'running' : 'no BOT_TOKEN: Mini App server only'}`,
+        `Client contract  ${app.account.contract}  (the app pays for users' jobs from it; fund it with TON)`,
+        '',
+        'Ctrl-C stops it.',
+      ].join('\n'),
+    );
+    let stopping = false;
+    const shutdown = async () => {
+      if (stopping) return;
+      stopping = true;
+      await app.stop();
+      process.exit(0);
+    };
+    process.once('SIGINT', shutdown);
+    process.once('SIGTERM', shutdown);
   });
 
 async function readStdin(): Promise<string> {

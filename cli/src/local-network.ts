@@ -9,6 +9,8 @@ export const LocalNetwork = z.object({
   proxyUrl: z.url(),
   gatewayUrl: z.url(),
   rootAddress: z.string(),
+  /** The proxy's Proxy contract: with the Root's params it fixes every Client contract of this proxy. */
+  proxyContract: z.string(),
   /** The local chain as toncenter v2 JSON-RPC on loopback (sandbox only): how the CLI's wallet reaches it. */
   chainRpcUrl: z.url().optional(),
   /** The `cocoon` CLI's client account: its Client contract, owned by the CLI's wallet, funded by npm start. */

@@ -2,34 +2,29 @@
 // through its own package's public API; only this file knows how they fit together.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type BotSettings, type ReadArticle, type RunningTelegramApp, startTelegramApp } from '@cocoon/bot';
+import type { BotSettings, ReadArticle, RunningTelegramApp } from '@cocoon/bot';
 import {
   type Chain,
-  ClientContractWatcher,
   chainOptionsFromConfig,
   DEFAULT_ROOT_PARAMS,
   ensureRoot,
-  FileCursorStore,
   loadOrCreateMnemonic,
   openChain,
   RootContract,
   rootPolicySource,
   SandboxChain,
   serveChainRpc,
-  topUpCredit,
   walletAddress,
 } from '@cocoon/contracts';
-import { CocoonProxy, clientContractFor, type ProxyLink, startProxyOperator } from '@cocoon/proxy';
-import { type AttestationPolicy, CocoonClient, type Config, toHex, type WorkerListing } from '@cocoon/shared';
-import { FileVoucherStore } from '@cocoon/shared/client/voucher-file';
-import { loadOrCreateKey } from '@cocoon/shared/key-file';
+import { CocoonProxy, type ProxyLink, startProxyOperator } from '@cocoon/proxy';
+import type { AttestationPolicy, CocoonClient, Config } from '@cocoon/shared';
 import type { Logger } from '@cocoon/shared/log';
 import { openStore, type Store } from '@cocoon/shared/store';
 import { type Engine, loadEngine, type RunningWorker, startWorker } from '@cocoon/worker';
 import { Address, type OpenedContract, toNano } from '@ton/core';
 import { CLI_ACCOUNT } from './account.js';
+import { startAppRole } from './app-role.js';
+import { localClient } from './client-account.js';
 import { createGateway } from './gateway.js';
 
 export interface NetworkOptions {
@@ -190,59 +185,21 @@ export async function startNetwork({
     stops.push(() => new Promise((resolve) => server.close(() => resolve())));
     const { port } = server.address() as AddressInfo;
 
-    // The Telegram side: its own client account (users' credit is the app's ledger; the app pays the network).
-    const app = await localClient({ ...clientOptions, name: 'app' });
-    const telegram = await startTelegramApp({
+    // The Telegram side, with its own client account.
+    const {
+      telegram,
+      account: appAccount,
+      stop: stopApp,
+    } = await startAppRole({
+      ...clientOptions,
       store,
-      client: app.client,
-      ...(config.BOT_TOKEN ? { token: config.BOT_TOKEN } : {}),
-      ...(config.METRICS_TOKEN ? { metricsToken: config.METRICS_TOKEN } : {}),
-      ...(config.WEBHOOK_URL
-        ? {
-            webhook: {
-              url: config.WEBHOOK_URL,
-              ...(config.WEBHOOK_SECRET ? { secret: config.WEBHOOK_SECRET } : {}),
-            },
-          }
-        : {}),
-      appToken: config.BOT_TOKEN ?? (await localAppToken(config.COCOON_DATA_DIR)),
-      ...(botApiRoot ? { apiRoot: botApiRoot } : {}),
-      ...(readArticle ? { readArticle } : {}),
-      ...(botSettings ? { settings: botSettings } : {}),
-      host: config.APP_HOST,
+      tokenDir: config.COCOON_DATA_DIR,
       port: ports.app ?? config.APP_PORT,
-      ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
-      staticDir: fileURLToPath(new URL('../../miniapp/dist', import.meta.url)),
-      clientContractAddress: app.account.contract,
-      network: () => proxyListings(app.client),
-      policy: () => policy.read(),
-      logger: log.child({ role: 'app' }),
+      ...(botApiRoot ? { botApiRoot } : {}),
+      ...(readArticle ? { readArticle } : {}),
+      ...(botSettings ? { botSettings } : {}),
     });
-    stops.push(() => telegram.stop());
-    // One cursor over the app's Client contract: users' top-ups credit the ledger, the proxy's charges settle jobs.
-    const watcher = new ClientContractWatcher({
-      chain,
-      client: Address.parse(app.account.contract),
-      cursor: new FileCursorStore(join(config.COCOON_DATA_DIR, 'app-topups-cursor.json')),
-      onTopUp: async (event) => {
-        // Only top-ups that name a user (the Mini App's payload) are users' credit; others fund the app itself.
-        if (event.reference === undefined || typeof event.reference !== 'bigint') return;
-        await telegram.creditTopUp({
-          lt: event.lt,
-          hash: event.hash,
-          userId: Number(event.reference),
-          queryId: event.queryId,
-          amount: topUpCredit(event.value),
-        });
-      },
-      onCharge: async ({ total, lt, hash }) => {
-        await telegram.settleCharge({ total, lt, hash });
-      },
-    });
-    watcher.start(TOP_UP_POLL_MS, (error) =>
-      log.error({ err: (error as Error).message }, 'client contract watcher failed'),
-    );
-    stops.push(async () => watcher.stop());
+    stops.push(stopApp);
     return {
       chain,
       ...(chainRpcUrl ? { chainRpcUrl } : {}),
@@ -256,54 +213,13 @@ export async function startNetwork({
       client,
       gatewayUrl: `http://${config.GATEWAY_HOST}:${port}`,
       telegram,
-      appAccount: app.account,
+      appAccount,
       stop,
     };
   } catch (error) {
     await stop();
     throw error;
   }
-}
-
-interface LocalClientOptions {
-  name: string;
-  /** The wallet owning the Client contract (the one that may withdraw); default: this process's wallet. */
-  owner?: Address;
-  chain: Chain;
-  link: ProxyLink;
-  clientCode: Parameters<typeof clientContractFor>[3];
-  config: Config;
-  proxyUrl: string;
-  policy: { read(): Promise<AttestationPolicy> };
-  log: Logger;
-}
-
-/**
- * A client account of the local wallet: its key and voucher totals in the data folder, its Client contract
- * funded with CLIENT_DEPOSIT the first time (the deposit its vouchers are charged against).
- */
-export async function localClient(
-  options: LocalClientOptions,
-): Promise<{ client: CocoonClient; account: { owner: string; contract: string } }> {
-  const { name, chain, link, config } = options;
-  const owner = options.owner ?? chain.wallet;
-  const clientKey = await loadOrCreateKey(config.COCOON_DATA_DIR, name);
-  const contract = chain.open(clientContractFor(link, owner, toHex(clientKey.publicKey), options.clientCode));
-  if (!(await chain.isDeployed(contract.address))) {
-    await contract.sendTopUp(chain.sender, { value: config.CLIENT_DEPOSIT });
-    options.log.info({ client: name, contract: contract.address.toString() }, 'client contract funded');
-  }
-  const account = { owner: owner.toString(), contract: contract.address.toString() };
-  const client = new CocoonClient({
-    proxyUrl: options.proxyUrl,
-    clientKey,
-    policy: () => options.policy.read(),
-    vouchers: {
-      ...account,
-      store: new FileVoucherStore(join(config.COCOON_DATA_DIR, `${name}-vouchers.json`)),
-    },
-  });
-  return { client, account };
 }
 
 /** What a new local CLI wallet gets from this process's wallet on the sandbox, for `cocoon topup`. */
@@ -325,25 +241,4 @@ async function cliWallet(chain: Chain, config: Config, log: Logger): Promise<Add
     log.info({ wallet: wallet.toString() }, 'CLI wallet funded');
   }
   return wallet;
-}
-
-/** How often the chain watcher looks for users' top-ups. */
-const TOP_UP_POLL_MS = 2_000;
-
-/**
- * Without BOT_TOKEN nothing from Telegram can reach the app, but its server still checks initData: against a
- * local random token kept in the data folder (the Mini App's dev mock signs with it).
- */
-async function localAppToken(dataDir: string): Promise<string> {
-  const key = await loadOrCreateKey(dataDir, 'app-dev-token');
-  return `0:${Buffer.from(key.secretKey).toString('base64url')}`;
-}
-
-/** What the Mini App's network view shows: every model's listings, each worker once. */
-async function proxyListings(client: CocoonClient) {
-  const models = await client.models();
-  const byId = new Map<string, WorkerListing>();
-  for (const model of models)
-    for (const listing of await client.listings(model.model)) byId.set(listing.workerId, listing);
-  return { models, workers: [...byId.values()] };
 }

@@ -85,6 +85,7 @@ export async function main(): Promise<void> {
     proxyUrl: network.proxy.url,
     gatewayUrl: network.gatewayUrl,
     rootAddress: network.root.address.toString(),
+    proxyContract: network.link.proxy.toString(),
     ...(network.chainRpcUrl ? { chainRpcUrl: network.chainRpcUrl } : {}),
     cliAccount: network.cliAccount,
     policy: await network.policy.read(),

@@ -5,11 +5,13 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { topUpCredit, Value } from '@cocoon/contracts';
+import { NetworkResponse, signInitData } from '@cocoon/shared/protocol/app-api';
 import { writeTinyGguf } from '@cocoon/worker/testing';
 import { toNano } from '@ton/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatTon } from '../src/account.js';
-import { runCocoon, spawnScript } from './support/processes.js';
+import { localAppToken } from '../src/app-role.js';
+import { runCocoon, spawnScript, waitForOutput } from './support/processes.js';
 
 let dir: string;
 let env: NodeJS.ProcessEnv;
@@ -26,15 +28,9 @@ async function freePort(): Promise<number> {
 
 /** Starts `npm start`'s entry point and resolves with its status table once it is up (bounded wait). */
 async function start(): Promise<{ child: ChildProcess; table: string }> {
-  const { child, output } = spawnScript('cli/src/start.ts', [], { cwd: dir, env });
-  children.add(child);
-  const deadline = Date.now() + 90_000;
-  while (!output().includes('Ctrl-C stops')) {
-    if (Date.now() > deadline || child.exitCode !== null)
-      throw new Error(`npm start did not come up:\n${output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return { child, table: output() };
+  const started = spawnScript('cli/src/start.ts', [], { cwd: dir, env });
+  children.add(started.child);
+  return { child: started.child, table: await waitForOutput(started, 'Ctrl-C stops', 90_000) };
 }
 
 const cocoon = (...args: string[]) => runCocoon(args, { cwd: dir, env }, (child) => children.add(child));
@@ -95,6 +91,48 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/**
+ * `cocoon app` as a process of its own beside the running `npm start`: it joins the local network through
+ * network.json, keeps its account and database in a subfolder, and serves the Mini App's API.
+ */
+async function runsTheAppAlone(table: string): Promise<void> {
+  const appPort = await freePort();
+  const app = spawnScript('cli/src/cocoon.ts', ['app'], {
+    cwd: dir,
+    env: { ...env, APP_PORT: String(appPort) },
+  });
+  children.add(app.child);
+  const output = await waitForOutput(app, 'Ctrl-C stops it', 30_000);
+  const base = `http://127.0.0.1:${appPort}`;
+  expect(output).toContain(`Mini App server  ${base}`);
+  expect(output).toContain('no BOT_TOKEN: Mini App server only');
+  // its own Client contract (its key is in its own folder), not npm start's embedded app's
+  const contract = output.match(/Client contract\s+(\S+)/)?.[1];
+  expect(contract).toBeDefined();
+  expect(contract).toMatch(/^(EQ|UQ)/);
+  expect(row(table, 'Mini App')).not.toContain(contract);
+  const manifest = await fetch(`${base}/tonconnect-manifest.json`);
+  expect(manifest.status).toBe(200);
+  expect(await manifest.json()).toMatchObject({ url: base, name: 'Cocoon' });
+
+  const user = JSON.stringify({ id: 4242, first_name: 'Ada' });
+  const signed = signInitData(
+    { auth_date: String(Math.floor(Date.now() / 1000)), user },
+    await localAppToken(env.COCOON_DATA_DIR as string),
+  );
+  const network = await fetch(`${base}/api/network`, { headers: { authorization: `tma ${signed}` } });
+  expect(network.status).toBe(200);
+  const listed = NetworkResponse.parse(await network.json());
+  const status = await (await fetch(`http://127.0.0.1:${env.WORKER_STATUS_PORT}/status`)).json();
+  expect(listed.workers.map((w) => w.workerId)).toEqual([status.workerId]);
+
+  const forged = signInitData({ auth_date: String(Math.floor(Date.now() / 1000)), user }, '1:not-the-token');
+  const refused = await fetch(`${base}/api/network`, { headers: { authorization: `tma ${forged}` } });
+  expect(refused.status).toBe(401);
+
+  expect(await stop(app.child)).toBe(0);
+}
+
 describe('npm start, as a process', () => {
   it('comes up, answers `cocoon summarize` and `balance | topup | withdraw`, stops on SIGINT, and comes back with the same balances', async () => {
     const first = await start();
@@ -144,6 +182,8 @@ describe('npm start, as a process', () => {
     const nothingLeft = await cocoon('withdraw');
     expect(nothingLeft.code).toBe(1);
     expect(nothingLeft.output).toContain('nothing to withdraw');
+
+    await runsTheAppAlone(first.table);
 
     expect(await stop(first.child)).toBe(0);
     const second = await start();

@@ -107,8 +107,12 @@ export const SETTINGS = {
   ),
   CLIENT_DEPOSIT: setting(
     z.coerce.bigint().positive(),
-    "Nanotons the local wallet deposits into each local client's Client contract on the sandbox",
+    "Nanotons the wallet deposits into a new Client contract of `npm start`'s local clients and of `cocoon app`",
     { default: '10000000000' },
+  ),
+  PROXY_CONTRACT: setting(
+    z.string().min(1),
+    "The proxy's Proxy contract on testnet/mainnet (`cocoon-proxy` logs it): `cocoon app` derives its Client contract from it",
   ),
   PROXY_URL: setting(url('http', 'https'), 'Proxy a worker or client talks to', {
     default: 'http://127.0.0.1:8480',

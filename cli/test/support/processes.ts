@@ -2,9 +2,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export const repoRoot = new URL('../../../', import.meta.url).pathname;
-const tsx = join(repoRoot, 'node_modules/.bin/tsx');
+// tsx's main export: what `node --import tsx` loads
+const tsxLoader = pathToFileURL(join(repoRoot, 'node_modules/tsx/dist/loader.mjs')).href;
 
 export interface ProcessOptions {
   cwd: string;
@@ -17,7 +19,8 @@ export function spawnScript(
   args: string[],
   options: ProcessOptions,
 ): { child: ChildProcess; output: () => string } {
-  const child = spawn(tsx, [join(repoRoot, script), ...args], {
+  // node with tsx's loader, not the tsx command: one process, so a signal (SIGKILL too) reaches the script itself
+  const child = spawn(process.execPath, ['--import', tsxLoader, join(repoRoot, script), ...args], {
     ...options,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -28,6 +31,21 @@ export function spawnScript(
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
   return { child, output: () => output };
+}
+
+/** Waits (at most `timeoutMs`) until a started process printed `text`; throws with its output if it exited first. */
+export async function waitForOutput(
+  started: { child: ChildProcess; output: () => string },
+  text: string,
+  timeoutMs: number,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (!started.output().includes(text)) {
+    if (Date.now() > deadline || started.child.exitCode !== null)
+      throw new Error(`no "${text}" within ${timeoutMs / 1000} s:\n${started.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return started.output();
 }
 
 /** Runs the `cocoon` CLI to its end: its exit code and everything it printed. */
