@@ -37,7 +37,7 @@ import { type GpuChoice, LlamaEngine, loadLlama } from '../src/engine/llama-engi
 import type { ChatRequest } from '../src/engine/request.js';
 import { resolveModel } from '../src/models/resolve-model.js';
 import { WorkerIdentity } from '../src/node/identity.js';
-import { serveJob } from '../src/node/serve-job.js';
+import { COALESCE_MS, serveJob } from '../src/node/serve-job.js';
 import { writeTinyGguf } from '../src/testing/tiny-gguf.js';
 import type { RssSample } from './rss-child.js';
 
@@ -237,7 +237,7 @@ async function main(): Promise<void> {
       );
     }
     console.log(
-      `  sealed path: ${median(chunkCounts).toFixed(0)} chunks per answer (pieces within 2 ms share one); ` +
+      `  sealed path: ${median(chunkCounts).toFixed(0)} chunks per answer (pieces within ${COALESCE_MS} ms share one); ` +
         `it adds ${(sealedSummary.cpuUsPerToken - bareSummary.cpuUsPerToken).toFixed(0)} µs of CPU per token ` +
         '(HPKE, sealing, opening, JSON, the receipt: both ends, in this process)',
     );
