@@ -11,7 +11,7 @@ import {
   type Token,
 } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EngineError, type Generation } from '../../src/engine/engine.js';
+import { EngineError } from '../../src/engine/engine.js';
 import { type GpuChoice, LlamaEngine, loadLlama } from '../../src/engine/llama-engine.js';
 import type { ChatRequest } from '../../src/engine/request.js';
 import { type TinyGguf, writeTinyGguf } from '../../src/testing/tiny-gguf.js';
@@ -236,10 +236,15 @@ describe('LlamaEngine on the tiny model', () => {
     const running = requests.map((request) => model.generate(request));
     expect(model.activeJobs).toBe(requests.length); // 4 running, 2 waiting for a sequence
     const concurrent = await Promise.all(running);
-    const sequential: Generation[] = [];
-    for (const request of requests) sequential.push(await model.generate(request));
-    expect(concurrent).toEqual(sequential);
-    for (const generation of concurrent) expect(generation.usage.completionTokens).toBeGreaterThan(0);
+    // Not compared token for token with the same requests run one by one: llama.cpp's batched decode sums in
+    // another order than a lone sequence's, and a random-weight model's near-ties flip on that difference.
+    // (A lone job's exact tokens are compared with node-llama-cpp's own above.)
+    for (const generation of concurrent) {
+      expect(generation.usage.promptTokens).toBe(concurrent[0]?.usage.promptTokens);
+      expect(generation.usage.completionTokens).toBeGreaterThan(0);
+      expect(generation.usage.completionTokens).toBeLessThanOrEqual(40);
+      expect(['stop', 'length']).toContain(generation.finishReason);
+    }
     expect(model.activeJobs).toBe(0);
   });
 
