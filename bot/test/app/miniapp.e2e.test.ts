@@ -119,13 +119,14 @@ describe.each(['light', 'dark'] as const)('Mini App in the %s theme', (theme) =>
         await pressBack(page);
         await page.getByRole('button', { name: new RegExp(`^${title}`) }).click();
         await page.locator('.page-title').waitFor();
-        await page.waitForLoadState('networkidle');
+        // a screenshot of the loaded page; on a busy 2-core CI machine the page's requests can take a while
+        await page.waitForLoadState('networkidle', { timeout: 30_000 });
         await page.screenshot({ path: join(ARTIFACTS, `${name}-${theme}.png`), fullPage: true });
       }
     } finally {
       await page.context().close();
     }
-  }, 30_000);
+  }, 120_000);
 });
 
 it('reads a link: the summary on top, then the article', async () => {
