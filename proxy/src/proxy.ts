@@ -112,7 +112,9 @@ export class CocoonProxy {
       // before anything moves money or credit from this database
       await stateAnchor.verify();
     }
-    const recovered = await credit.recover?.(limits.jobDeadlineMs + limits.receiptGraceMs);
+    // no job runs longer than this: a reservation older than it belongs to a job that ended unsettled
+    const staleAfterMs = limits.jobDeadlineMs + limits.receiptGraceMs;
+    const recovered = await credit.recover?.(staleAfterMs);
     if (recovered) log?.info({ reservations: recovered }, 'settled reservations left by a previous run');
     const policy = new PolicyKeeper(
       options.policySource,
@@ -196,19 +198,22 @@ export class CocoonProxy {
       () => registry.sweep(),
       Math.max(100, Math.floor(limits.heartbeatTimeoutMs / 4)),
     );
+    const timers = [sweeper];
     // A job whose receipt write or release was lost (a database outage, a crash of this or another proxy on
     // the same database) keeps its reservation until recovery settles it, once no job can still be running.
-    const staleAfterMs = limits.jobDeadlineMs + limits.receiptGraceMs;
-    const recovery = setInterval(() => {
-      credit.recover?.(staleAfterMs).then(
-        (settled) => {
-          if (settled)
-            log?.warn({ reservations: settled }, 'settled reservations of jobs that ended unsettled');
-        },
-        (error: unknown) => log?.warn({ err: error }, 'reservation recovery failed; it runs again'),
-      );
-    }, staleAfterMs);
-    const timers = [sweeper, recovery];
+    const recover = credit.recover?.bind(credit);
+    if (recover !== undefined) {
+      const recovery = setInterval(() => {
+        recover(staleAfterMs).then(
+          (settled) => {
+            if (settled)
+              log?.warn({ reservations: settled }, 'settled reservations of jobs that ended unsettled');
+          },
+          (error: unknown) => log?.warn({ err: error }, 'reservation recovery failed; it runs again'),
+        );
+      }, staleAfterMs);
+      timers.push(recovery);
+    }
     for (const timer of timers) timer.unref();
     try {
       await new Promise<void>((resolve, reject) => {
