@@ -367,6 +367,10 @@ export async function serveChainRpc(chain: SandboxChain, options: { port: number
       reply(res, status, { ok: false, error: message, code: status, id });
     }
   });
+  // Node's HTTP clients keep idle sockets for 5 s, the server's default too: a client reusing a socket as the
+  // server drops it gets "socket hang up". Idle sockets are the client's to close.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, '127.0.0.1', () => resolve());
