@@ -5,6 +5,7 @@ import { internal, SendMode } from '@ton/core';
 import { type KeyPair, mnemonicToPrivateKey } from '@ton/crypto';
 import { TonClient, WalletContractV5R1 } from '@ton/ton';
 import { z } from 'zod';
+import { retryingAdapter } from './retry.js';
 import type { Chain, TonNetwork, TransactionCursor, TransferRequest } from './types.js';
 
 /**
@@ -40,6 +41,17 @@ export const networkChainOptionsSchema = z.object({
   /** How long a send waits for the wallet's seqno to advance. */
   confirmTimeoutMs: z.number().int().positive().default(90_000),
   pollIntervalMs: z.number().int().positive().default(2_000),
+  /** How long one HTTP request may take before it counts as failed (and is retried). */
+  requestTimeoutMs: z.number().int().positive().default(30_000),
+  /**
+   * Tries in all for a request that fails transiently (connection errors, timeouts, 429, 5xx); toncenter
+   * without an API key answers 429 past 1 request/s.
+   */
+  retryAttempts: z.number().int().min(1).max(20).default(5),
+  /** The wait before the first retry: it doubles with each, times a random 1-2. */
+  retryBaseDelayMs: z.number().int().nonnegative().default(500),
+  /** The longest wait between tries, and the longest Retry-After honoured (past it the request fails at once). */
+  retryMaxDelayMs: z.number().int().nonnegative().default(10_000),
 });
 export type NetworkChainOptions = z.input<typeof networkChainOptionsSchema>;
 
@@ -72,7 +84,16 @@ export class NetworkChain implements Chain {
 
   static async connect(options: NetworkChainOptions): Promise<NetworkChain> {
     const o = networkChainOptionsSchema.parse(options);
-    const client = new TonClient({ endpoint: o.endpoint, apiKey: o.apiKey });
+    const client = new TonClient({
+      endpoint: o.endpoint,
+      apiKey: o.apiKey,
+      timeout: o.requestTimeoutMs,
+      httpAdapter: retryingAdapter({
+        attempts: o.retryAttempts,
+        baseDelayMs: o.retryBaseDelayMs,
+        maxDelayMs: o.retryMaxDelayMs,
+      }),
+    });
     const keys = await mnemonicToPrivateKey(o.mnemonic);
     return new NetworkChain(o.network, client, keys, o);
   }
@@ -163,20 +184,29 @@ export class NetworkChain implements Chain {
     const run = async () => {
       const deployed = await this.client.isContractDeployed(this.wallet);
       const before = deployed ? await this.walletContract.getSeqno() : 0;
-      await send();
+      try {
+        await send();
+      } catch (error) {
+        // a send retried after its answer was lost is refused as a replay once the first copy landed:
+        // the seqno moved, so the message went through
+        if (await this.seqnoPast(before).catch(() => false)) return;
+        throw error;
+      }
       const deadline = Date.now() + this.timing.confirmTimeoutMs;
       while (Date.now() < deadline) {
         await sleep(this.timing.pollIntervalMs);
-        if (
-          (await this.client.isContractDeployed(this.wallet)) &&
-          (await this.walletContract.getSeqno()) > before
-        )
-          return;
+        if (await this.seqnoPast(before)) return;
       }
       throw new SendTimeoutError(before, this.timing.confirmTimeoutMs);
     };
     const next = this.queue.then(run, run);
     this.queue = next.catch(() => undefined);
     return next;
+  }
+
+  private async seqnoPast(before: number): Promise<boolean> {
+    return (
+      (await this.client.isContractDeployed(this.wallet)) && (await this.walletContract.getSeqno()) > before
+    );
   }
 }
