@@ -99,7 +99,7 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
 
   app.post('/v1/jobs', express.raw({ type: () => true, limit: deps.maxBodyBytes }), async (req, res) => {
     const body = bodyBytes(req);
-    const client = authenticate(req, body, clock);
+    const client = await authenticate(req, body, clock);
     const { sealed, wire } = parseJob(body);
     const jobId = sealed.header.jobId;
     let started = false;
@@ -137,7 +137,7 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
   });
 
   app.get('/v1/receipts/:id', async (req, res) => {
-    const client = authenticate(req, new Uint8Array(0), clock);
+    const client = await authenticate(req, new Uint8Array(0), clock);
     const key = ReceiptKey.safeParse(req.params.id);
     if (!key.success)
       throw new ProxyError('bad_request', 'a receipt id is 32 bytes of hex, a job id 16 bytes');
@@ -149,7 +149,7 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
   const { vouchers } = deps;
   if (vouchers !== undefined) {
     app.get('/v1/vouchers', async (req, res) => {
-      const client = authenticate(req, new Uint8Array(0), clock);
+      const client = await authenticate(req, new Uint8Array(0), clock);
       const held = await vouchers.latest(client);
       const voucher =
         held === undefined
@@ -165,7 +165,7 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
     });
     app.post('/v1/vouchers', express.raw({ type: () => true, limit: 4096 }), async (req, res) => {
       const body = bodyBytes(req);
-      const client = authenticate(req, body, clock);
+      const client = await authenticate(req, body, clock);
       const voucher = parseJson(body, VoucherMessage, 'voucher');
       try {
         res.json(z.encode(VoucherReply, await vouchers.accept(client, voucher)));
@@ -208,9 +208,9 @@ function bodyBytes(req: Request): Uint8Array {
     : new Uint8Array(0);
 }
 
-function authenticate(req: Request, body: Uint8Array, clock: Clock): string {
+async function authenticate(req: Request, body: Uint8Array, clock: Clock): Promise<string> {
   try {
-    return verifyRequest(
+    return await verifyRequest(
       { method: req.method, path: req.originalUrl, body },
       req.headers,
       unixSeconds(clock),

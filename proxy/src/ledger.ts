@@ -48,11 +48,14 @@ export class ReceiptRefused extends Error {
  * Verifies a receipt's signature against the attested key and its fields against the job's terms.
  * Returns it with its id (the cell hash), which the ledger stores it under.
  */
-export function checkReceipt(signed: SignedReceipt, terms: JobTerms): { receipt: Receipt; id: string } {
+export async function checkReceipt(
+  signed: SignedReceipt,
+  terms: JobTerms,
+): Promise<{ receipt: Receipt; id: string }> {
   let receipt: Receipt;
   let id: string;
   try {
-    ({ receipt, id } = openReceipt(signed, terms.workerSignKey));
+    ({ receipt, id } = await openReceipt(signed, terms.workerSignKey));
   } catch (error) {
     if (error instanceof ReceiptError) throw new ReceiptRefused(error.code, error.message);
     throw error;

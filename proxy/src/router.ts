@@ -419,7 +419,7 @@ export class JobRouter implements RegistryListener, JobMessageHandler {
       if (settlement.settle !== false) this.#settle(job, settlement.spent ?? 0n);
     };
     try {
-      const { receipt, id } = checkReceipt(signed, terms);
+      const { receipt, id } = await checkReceipt(signed, terms);
       const { fresh } = await ledger.record(signed, receipt, terms.payoutAddress, id);
       this.#metrics?.receipts.inc({ result: fresh ? 'recorded' : 'duplicate' });
       if (fresh) this.#metrics?.charged.inc(Number(receipt.amount));

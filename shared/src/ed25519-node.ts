@@ -63,3 +63,19 @@ export function ed25519Verify(signature: Uint8Array, message: Uint8Array, public
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   return verify(null, message, publicKeyObject(publicKey), signature);
 }
+
+/**
+ * On libuv's thread pool (node:crypto runs a verify there when given a callback): a proxy checks two
+ * signatures per job, ≈ 80 µs each, which would otherwise take a third of its main thread's time.
+ */
+export function ed25519VerifyAsync(
+  signature: Uint8Array,
+  message: Uint8Array,
+  publicKey: Uint8Array,
+): Promise<boolean> {
+  if (publicKey.length !== 32 || signature.length !== 64) return Promise.resolve(false);
+  const key = publicKeyObject(publicKey);
+  return new Promise((resolve, reject) =>
+    verify(null, message, key, signature, (error, valid) => (error ? reject(error) : resolve(valid))),
+  );
+}

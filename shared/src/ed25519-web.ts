@@ -7,4 +7,11 @@ export const ed25519Sign = (message: Uint8Array, secretKey: Uint8Array): Uint8Ar
 export const ed25519Verify = (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean =>
   ed25519.verify(signature, message, publicKey);
 
+/** Browsers have no thread pool to hand it to: the same check, as a promise. */
+export const ed25519VerifyAsync = async (
+  signature: Uint8Array,
+  message: Uint8Array,
+  publicKey: Uint8Array,
+): Promise<boolean> => ed25519Verify(signature, message, publicKey);
+
 export const ed25519PublicKey = (secretKey: Uint8Array): Uint8Array => ed25519.getPublicKey(secretKey);

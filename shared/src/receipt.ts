@@ -2,7 +2,7 @@ import { beginCell, Cell, type Slice } from '@ton/core';
 import { z } from 'zod';
 import { fromBase64, fromHex, toBase64, toHex } from './bytes.js';
 import { Base64, Hex32, JobId, Nanotons, TokenCount, UnixSeconds } from './protocol/primitives.js';
-import { signBytes, verifyBytes } from './signing.js';
+import { signBytes, verifyBytes, verifyBytesAsync } from './signing.js';
 
 /**
  * A worker's usage receipt. It is a TON cell, so a contract can check the very bytes the worker signed
@@ -120,14 +120,31 @@ export function signReceipt(receipt: Receipt, workerSecretKey: Uint8Array): Sign
  * client verified in the worker's attestation. Returns the decoded receipt.
  */
 export function verifyReceipt(signed: SignedReceipt, expectedWorker?: string): Receipt {
-  return openReceipt(signed, expectedWorker).receipt;
+  const { receipt, hash, signature } = readSignedReceipt(signed, expectedWorker);
+  if (!verifyBytes(signature, hash, fromHex(receipt.worker))) throw invalidSignature();
+  return receipt;
 }
 
-/** `verifyReceipt`, also returning the receipt's id (`receiptId`) from the cell already parsed. */
-export function openReceipt(
+/**
+ * `verifyReceipt` for servers, with the signature checked off the main thread where the platform can, also
+ * returning the receipt's id (`receiptId`) from the cell already parsed.
+ */
+export async function openReceipt(
   signed: SignedReceipt,
   expectedWorker?: string,
-): { receipt: Receipt; id: string } {
+): Promise<{ receipt: Receipt; id: string }> {
+  const { receipt, hash, signature } = readSignedReceipt(signed, expectedWorker);
+  if (!(await verifyBytesAsync(signature, hash, fromHex(receipt.worker)))) throw invalidSignature();
+  return { receipt, id: toHex(hash) };
+}
+
+const invalidSignature = () => new ReceiptError('signature_invalid', 'receipt signature does not verify');
+
+/** Decodes a signed receipt and its cell hash (what the signature covers), before the signature is checked. */
+function readSignedReceipt(
+  signed: SignedReceipt,
+  expectedWorker: string | undefined,
+): { receipt: Receipt; hash: Uint8Array; signature: Uint8Array } {
   const { boc, signature } = SignedReceipt.parse(signed);
   let cell: Cell;
   try {
@@ -141,11 +158,7 @@ export function openReceipt(
   if (expectedWorker !== undefined && receipt.worker !== expectedWorker) {
     throw new ReceiptError('wrong_worker', 'receipt is signed for another worker than the one attested');
   }
-  const hash = cell.hash();
-  if (!verifyBytes(fromBase64(signature), hash, fromHex(receipt.worker))) {
-    throw new ReceiptError('signature_invalid', 'receipt signature does not verify');
-  }
-  return { receipt, id: toHex(hash) };
+  return { receipt, hash: cell.hash(), signature: fromBase64(signature) };
 }
 
 /** Hex of the receipt cell hash: the receipt's id in storage and on-chain. */

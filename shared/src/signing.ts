@@ -1,5 +1,5 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { ed25519PublicKey, ed25519Sign, ed25519Verify } from '#ed25519';
+import { ed25519PublicKey, ed25519Sign, ed25519Verify, ed25519VerifyAsync } from '#ed25519';
 
 /** Ed25519 keys for receipts, client requests and cumulative totals: the same scheme TON's check_signature uses. */
 export interface SigningKeyPair {
@@ -22,6 +22,19 @@ export function verifyBytes(signature: Uint8Array, message: Uint8Array, publicKe
     return ed25519Verify(signature, message, publicKey);
   } catch {
     // Malformed keys or signatures are simply not valid signatures.
+    return false;
+  }
+}
+
+/** `verifyBytes` off the main thread where the platform can (Node's thread pool), for servers. */
+export async function verifyBytesAsync(
+  signature: Uint8Array,
+  message: Uint8Array,
+  publicKey: Uint8Array,
+): Promise<boolean> {
+  try {
+    return await ed25519VerifyAsync(signature, message, publicKey);
+  } catch {
     return false;
   }
 }

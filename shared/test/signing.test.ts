@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { fromHex, randomBytes, toHex } from '../src/bytes.js';
 import * as nodeEd25519 from '../src/ed25519-node.js';
 import * as webEd25519 from '../src/ed25519-web.js';
-import { generateSigningKeyPair, signBytes, signingPublicKey, verifyBytes } from '../src/signing.js';
+import {
+  generateSigningKeyPair,
+  signBytes,
+  signingPublicKey,
+  verifyBytes,
+  verifyBytesAsync,
+} from '../src/signing.js';
 
 // RFC 8032 section 7.1, test 2 (one-byte message).
 const rfc = {
@@ -17,13 +23,15 @@ describe.each([
   ['node (OpenSSL)', nodeEd25519],
   ['web (@noble/curves)', webEd25519],
 ])('Ed25519 %s', (_, impl) => {
-  it('matches RFC 8032', () => {
+  it('matches RFC 8032, checked at once and off the main thread', async () => {
     expect(toHex(impl.ed25519Sign(rfc.message, rfc.secretKey))).toBe(rfc.signature);
     expect(toHex(impl.ed25519PublicKey(rfc.secretKey))).toBe(toHex(rfc.publicKey));
     expect(impl.ed25519Verify(fromHex(rfc.signature), rfc.message, rfc.publicKey)).toBe(true);
+    expect(await impl.ed25519VerifyAsync(fromHex(rfc.signature), rfc.message, rfc.publicKey)).toBe(true);
     const forged = fromHex(rfc.signature);
     forged[0] = (forged[0] as number) ^ 1;
     expect(impl.ed25519Verify(forged, rfc.message, rfc.publicKey)).toBe(false);
+    expect(await impl.ed25519VerifyAsync(forged, rfc.message, rfc.publicKey)).toBe(false);
   });
 });
 
@@ -36,6 +44,18 @@ describe('signing', () => {
     expect(verifyBytes(webEd25519.ed25519Sign(message, keys.secretKey), message, keys.publicKey)).toBe(true);
     expect(verifyBytes(signature.subarray(1), message, keys.publicKey)).toBe(false);
     expect(verifyBytes(signature, message, keys.publicKey.subarray(1))).toBe(false);
+  });
+
+  it('verifies off the main thread as at once, and refuses malformed input there too', async () => {
+    const keys = generateSigningKeyPair();
+    const message = randomBytes(100);
+    const signature = signBytes(message, keys.secretKey);
+    expect(await verifyBytesAsync(signature, message, keys.publicKey)).toBe(true);
+    expect(await verifyBytesAsync(signature, randomBytes(100), keys.publicKey)).toBe(false);
+    expect(await verifyBytesAsync(signature.subarray(1), message, keys.publicKey)).toBe(false);
+    expect(await verifyBytesAsync(signature, message, keys.publicKey.subarray(1))).toBe(false);
+    // Not a point on the curve: OpenSSL refuses the key itself.
+    expect(await verifyBytesAsync(signature, message, new Uint8Array(32).fill(0xff))).toBe(false);
   });
 
   it('signs with the key an array holds now, even after the same array held another key', () => {

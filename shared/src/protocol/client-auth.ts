@@ -1,5 +1,5 @@
 import { concatBytes, fromBase64, fromHex, sha256, toBase64, toHex, utf8 } from '../bytes.js';
-import { signBytes, signingPublicKey, verifyBytes } from '../signing.js';
+import { signBytes, signingPublicKey, verifyBytesAsync } from '../signing.js';
 import { Hex32 } from './primitives.js';
 
 /**
@@ -48,12 +48,16 @@ export class RequestAuthError extends Error {
   }
 }
 
-/** Returns the client account (hex public key) that signed the request, or throws RequestAuthError. */
-export function verifyRequest(
+/**
+ * Resolves to the client account (hex public key) that signed the request, or rejects with
+ * RequestAuthError. The signature is checked off the main thread where the platform can (a proxy checks one
+ * per job).
+ */
+export async function verifyRequest(
   request: RequestToSign,
   headers: Record<string, string | string[] | undefined>,
   nowSeconds: number,
-): string {
+): Promise<string> {
   const header = (name: string): string => {
     const value = headers[name];
     if (typeof value !== 'string' || value === '') throw new RequestAuthError(`missing ${name} header`);
@@ -76,7 +80,7 @@ export function verifyRequest(
   } catch {
     throw new RequestAuthError(`${SIGNATURE_HEADER} must be base64`);
   }
-  if (!verifyBytes(signature, signedBytes(request, time), fromHex(client.data))) {
+  if (!(await verifyBytesAsync(signature, signedBytes(request, time), fromHex(client.data)))) {
     throw new RequestAuthError('request signature does not verify');
   }
   return client.data;

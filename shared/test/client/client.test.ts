@@ -85,7 +85,7 @@ function proxyFetch(
   return async (input, init) => {
     const url = new URL(String(input));
     const body = init?.body === undefined ? new Uint8Array() : (init.body as Uint8Array);
-    verifyRequest(
+    await verifyRequest(
       { method: init?.method ?? 'GET', path: url.pathname + url.search, body },
       init?.headers as never,
       clock.now() / 1000,
@@ -196,7 +196,7 @@ function voucherProxy(inner: typeof fetch, held?: VoucherMessage) {
       return Response.json({ voucher: voucher === undefined ? null : z.encode(VoucherMessage, voucher) });
     }
     const body = init?.body as Uint8Array;
-    const client = verifyRequest(
+    const client = await verifyRequest(
       { method: 'POST', path: url.pathname, body },
       init?.headers as never,
       clock.now() / 1000,
