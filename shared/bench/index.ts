@@ -5,12 +5,14 @@
  * and a client do: one operation is one stream, key derivation and response hash included.
  */
 import os from 'node:os';
+import { Cell } from '@ton/core';
 import { Bench, type Statistics } from 'tinybench';
-import { randomBytes, toHex } from '../src/bytes.js';
+import { fromBase64, randomBytes, toHex } from '../src/bytes.js';
 import { generateWorkerKeyPair } from '../src/crypto/hpke.js';
 import { ChunkOpener, ChunkSealer, type JobKey, openJob, sealJob } from '../src/crypto/seal.js';
 import type { JobHeader, SealedChunk } from '../src/protocol/job.js';
-import { type Receipt, signReceipt, verifyReceipt } from '../src/receipt.js';
+import { openReceipt, type Receipt, receiptFromCell, signReceipt, verifyReceipt } from '../src/receipt.js';
+import { readCanonicalReceiptBoc } from '../src/receipt-boc.js';
 import { generateSigningKeyPair } from '../src/signing.js';
 
 const KiB = 1024;
@@ -111,6 +113,17 @@ bench.add('receipt sign', () => {
 bench.add('receipt verify', () => {
   verifyReceipt(signed, receipt.worker);
 });
+bench.add('receipt open', () => openReceipt(signed, receipt.worker).then(() => undefined));
+// The BOC read inside verify/open: direct for the layout workers write, @ton/core for any other.
+const signedBoc = fromBase64(signed.boc);
+bench.add('receipt BOC read, direct', () => {
+  readCanonicalReceiptBoc(signedBoc);
+});
+bench.add('receipt BOC read, @ton/core', () => {
+  const cell = Cell.fromBoc(Buffer.from(signedBoc))[0] as Cell;
+  receiptFromCell(cell);
+  cell.hash();
+});
 
 const started = performance.now();
 await bench.run();
@@ -184,7 +197,13 @@ table(
 table(
   'Receipts (TON cell, Ed25519 through OpenSSL)',
   ['operation', 'p50 µs', 'p99 µs', 'margin'],
-  ['receipt sign', 'receipt verify'].map((name) => {
+  [
+    'receipt sign',
+    'receipt verify',
+    'receipt open',
+    'receipt BOC read, direct',
+    'receipt BOC read, @ton/core',
+  ].map((name) => {
     const stats = measured(name);
     return [name, (stats.p50 * 1000).toFixed(1), (stats.p99 * 1000).toFixed(1), margin(stats)];
   }),

@@ -2,7 +2,10 @@ import { beginCell, Cell, type Slice } from '@ton/core';
 import { z } from 'zod';
 import { fromBase64, fromHex, toBase64, toHex } from './bytes.js';
 import { Base64, Hex32, JobId, Nanotons, TokenCount, UnixSeconds } from './protocol/primitives.js';
+import { type DecodedReceipt, RECEIPT_TAG, readCanonicalReceiptBoc } from './receipt-boc.js';
 import { signBytes, verifyBytes, verifyBytesAsync } from './signing.js';
+
+export { RECEIPT_TAG };
 
 /**
  * A worker's usage receipt. It is a TON cell, so a contract can check the very bytes the worker signed
@@ -32,9 +35,6 @@ export type Receipt = z.output<typeof Receipt>;
 /** What travels: the receipt cell as a BOC and the worker's signature over the cell's hash. */
 export const SignedReceipt = z.object({ boc: Base64, signature: Base64 });
 export type SignedReceipt = z.output<typeof SignedReceipt>;
-
-/** Cell tag "rcp1": a changed layout gets a new tag, never a silent reinterpretation. */
-export const RECEIPT_TAG = 0x72637031;
 
 export type ReceiptErrorCode = 'malformed' | 'signature_invalid' | 'wrong_worker';
 
@@ -146,19 +146,29 @@ function readSignedReceipt(
   expectedWorker: string | undefined,
 ): { receipt: Receipt; hash: Uint8Array; signature: Uint8Array } {
   const { boc, signature } = SignedReceipt.parse(signed);
+  const { receipt, hash } = decodeReceiptBoc(fromBase64(boc));
+  if (expectedWorker !== undefined && receipt.worker !== expectedWorker) {
+    throw new ReceiptError('wrong_worker', 'receipt is signed for another worker than the one attested');
+  }
+  return { receipt, hash, signature: fromBase64(signature) };
+}
+
+/**
+ * The receipt a BOC holds and its cell hash. The layout `signReceipt` writes is read directly
+ * (receipt-boc.ts); any other BOC goes through @ton/core, which decides what else is valid and how it fails.
+ */
+function decodeReceiptBoc(boc: Uint8Array): DecodedReceipt {
+  const canonical = readCanonicalReceiptBoc(boc);
+  if (canonical !== undefined) return canonical;
   let cell: Cell;
   try {
-    const cells = Cell.fromBoc(Buffer.from(fromBase64(boc)));
+    const cells = Cell.fromBoc(Buffer.from(boc));
     if (cells.length !== 1) throw new Error(`expected one root cell, got ${cells.length}`);
     cell = cells[0] as Cell;
   } catch (error) {
     throw new ReceiptError('malformed', `receipt BOC is malformed: ${(error as Error).message}`);
   }
-  const receipt = receiptFromCell(cell);
-  if (expectedWorker !== undefined && receipt.worker !== expectedWorker) {
-    throw new ReceiptError('wrong_worker', 'receipt is signed for another worker than the one attested');
-  }
-  return { receipt, hash: cell.hash(), signature: fromBase64(signature) };
+  return { receipt: receiptFromCell(cell), hash: cell.hash() };
 }
 
 /** Hex of the receipt cell hash: the receipt's id in storage and on-chain. */

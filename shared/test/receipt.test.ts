@@ -1,4 +1,4 @@
-import { Cell } from '@ton/core';
+import { beginCell, Cell } from '@ton/core';
 import { describe, expect, it } from 'vitest';
 import { fromBase64, randomBytes, toBase64, toHex } from '../src/bytes.js';
 import { jobCost } from '../src/pricing.js';
@@ -11,6 +11,7 @@ import {
   signReceipt,
   verifyReceipt,
 } from '../src/receipt.js';
+import { readCanonicalReceiptBoc } from '../src/receipt-boc.js';
 import { generateSigningKeyPair } from '../src/signing.js';
 
 const worker = generateSigningKeyPair();
@@ -90,5 +91,35 @@ describe('receipts', () => {
       verifyReceipt({ boc: toBase64(new Uint8Array([1, 2, 3])), signature: toBase64(new Uint8Array(64)) }),
     ).toThrowError(expect.objectContaining({ code: 'malformed' }));
     expect(() => verifyReceipt({ boc: 'not base64!', signature: '' })).toThrowError(/base64/);
+  });
+
+  it('reads the BOC a worker signs straight from its bytes, to the receipt and id @ton/core gives', () => {
+    const receipt = sampleReceipt();
+    const signed = signReceipt(receipt, worker.secretKey);
+    const direct = readCanonicalReceiptBoc(fromBase64(signed.boc));
+    expect(direct?.receipt).toEqual(receipt);
+    expect(toHex(direct?.hash ?? new Uint8Array())).toBe(receiptId(receipt));
+  });
+
+  it('reads other valid layouts through @ton/core, and refuses what it refuses with the same errors', () => {
+    const receipt = sampleReceipt();
+    const cell = receiptToCell(receipt);
+    const signed = signReceipt(receipt, worker.secretKey);
+    const indexed = cell.toBoc({ idx: true });
+    expect(readCanonicalReceiptBoc(indexed)).toBeUndefined();
+    expect(verifyReceipt({ ...signed, boc: toBase64(indexed) })).toEqual(receipt);
+
+    const corrupted = cell.toBoc();
+    corrupted[20] = (corrupted[20] as number) ^ 1;
+    expect(() => verifyReceipt({ ...signed, boc: toBase64(corrupted) })).toThrowError(
+      expect.objectContaining({ code: 'malformed', message: expect.stringMatching(/CRC32C/) }),
+    );
+
+    const body = cell.beginParse().skip(32);
+    const retagged = beginCell().storeUint(0x72637032, 32).storeSlice(body).endCell().toBoc();
+    expect(readCanonicalReceiptBoc(retagged)).toBeUndefined();
+    expect(() => verifyReceipt({ ...signed, boc: toBase64(retagged) })).toThrowError(
+      expect.objectContaining({ code: 'malformed', message: expect.stringMatching(/unknown receipt tag/) }),
+    );
   });
 });
