@@ -3,9 +3,6 @@ import type { ProxyDb } from './db.js';
 import { ProxyError } from './errors.js';
 import { GroupCommit } from './group-commit.js';
 
-/** SQLSTATE of a unique constraint violation. */
-const UNIQUE_VIOLATION = '23505';
-
 /**
  * The most a client may have charged in total: what its on-chain deposit and signed cumulative totals
  * allow (read from the chain by the settlement issue; a fixed line of credit until then).
@@ -30,6 +27,8 @@ export interface CreditSource {
   /** After a restart: settles reservations older than any job can run, from the stored receipts. */
   recover?(olderThanMs: number): Promise<number>;
 }
+
+const compare = (a = '', b = ''): number => (a < b ? -1 : a > b ? 1 : 0);
 
 const insufficient = (available: bigint, amount: bigint) =>
   new ProxyError('insufficient_credit', `job needs ${amount} nanotons of credit, ${available} available`);
@@ -72,18 +71,30 @@ export class MemoryCredit implements CreditSource {
   }
 }
 
-/** Reservations ended per statement (arrays, not a parameter per value). */
-const MAX_SETTLE_BATCH = 500;
+/** Reservations taken or ended per statement (arrays, not a parameter per value). */
+const MAX_BATCH = 500;
+
+interface Reservation {
+  client: string;
+  jobId: string;
+  amount: bigint;
+  allowance: bigint;
+}
+type ReserveOutcome = 'reserved' | 'insufficient' | 'duplicate';
 
 /**
- * Credit in the shared store, so several proxies on one Postgres hold one view of each client. Each
- * reservation is one statement (the client's row is locked while its credit is checked and taken), and
- * settlements are group-committed: they come after the client's answer, so batching them delays nobody.
+ * Credit in the shared store, so several proxies on one Postgres hold one view of each client. Reservations
+ * and settlements are group-committed (`proxy_reserve`, `proxy_settle`, db.ts): jobs arriving together
+ * share one statement, each client's row locked while its credit is checked and taken.
  */
 export class StoreCredit implements CreditSource {
+  readonly #reservations = new GroupCommit(
+    (reservations: Reservation[]) => this.#reserve(reservations),
+    MAX_BATCH,
+  );
   readonly #settlements = new GroupCommit(
     (settlements: { jobId: string; spent: bigint }[]) => this.#settle(settlements),
-    MAX_SETTLE_BATCH,
+    MAX_BATCH,
   );
 
   constructor(
@@ -93,56 +104,33 @@ export class StoreCredit implements CreditSource {
 
   async reserve(client: string, jobId: string, amount: bigint): Promise<void> {
     const allowance = await this.allowances.allowance(client);
-    let reserved: boolean;
-    try {
-      // One statement, so atomic: the credit taken only if it is there, and the reservation beside it; a
-      // job id already reserved fails the whole statement (unique violation), taking nothing.
-      const { rows } = await sql<{ job_id: string }>`
-        with credit as (
-          insert into proxy_credit as credit (client, charged, reserved)
-          select ${client}, 0, ${amount}::numeric where ${allowance}::numeric >= ${amount}::numeric
-          on conflict (client) do update set reserved = credit.reserved + excluded.reserved
-          where ${allowance}::numeric - credit.charged - credit.reserved >= excluded.reserved
-          returning client
-        )
-        insert into proxy_reservations (job_id, client, amount)
-        select ${jobId}, client, ${amount}::numeric from credit
-        returning job_id`.execute(this.db);
-      reserved = rows.length === 1;
-    } catch (error) {
-      if ((error as { code?: unknown } | null)?.code === UNIQUE_VIOLATION) {
-        throw new ProxyError('duplicate_job', `job ${jobId} already holds credit`);
-      }
-      throw error;
-    }
-    if (!reserved) throw insufficient(await this.available(client), amount);
+    const outcome = await this.#reservations.submit({ client, jobId, amount, allowance });
+    if (outcome === 'duplicate') throw new ProxyError('duplicate_job', `job ${jobId} already holds credit`);
+    if (outcome === 'insufficient') throw insufficient(await this.available(client), amount);
   }
 
   settle(jobId: string, spent: bigint): Promise<void> {
     return this.#settlements.submit({ jobId, spent });
   }
 
-  /**
-   * Deletes the batch's reservations and moves their amounts per client from reserved to charged (what
-   * was spent, at most what was reserved), in one statement, clients in key order (no deadlock between
-   * proxies). A reservation already gone (settled before, or by the ledger with its receipt) changes
-   * nothing.
-   */
+  /** In client order, the order every statement locks credit rows in. */
+  async #reserve(batch: Reservation[]): Promise<ReserveOutcome[]> {
+    const order = batch.map((_, i) => i).sort((a, b) => compare(batch[a]?.client, batch[b]?.client));
+    const sorted = order.map((i) => batch[i] as Reservation);
+    const { rows } = await sql<{ outcome: ReserveOutcome }>`
+      select outcome from proxy_reserve(
+        ${sorted.map((r) => r.jobId)}::text[], ${sorted.map((r) => r.client)}::text[],
+        ${sorted.map((r) => String(r.amount))}::numeric[], ${sorted.map((r) => String(r.allowance))}::numeric[]
+      ) as outcome`.execute(this.db);
+    const outcomes: ReserveOutcome[] = new Array(batch.length);
+    for (const [position, i] of order.entries()) outcomes[i] = rows[position]?.outcome as ReserveOutcome;
+    return outcomes;
+  }
+
   async #settle(settlements: { jobId: string; spent: bigint }[]): Promise<undefined[]> {
     await sql`
-      with ended as (
-        delete from proxy_reservations as reservation
-        using unnest(${settlements.map((s) => s.jobId)}::text[],
-                     ${settlements.map((s) => String(s.spent))}::numeric[]) as input(job_id, spent)
-        where reservation.job_id = input.job_id
-        returning reservation.client, reservation.amount, least(reservation.amount, input.spent) as charged
-      )
-      insert into proxy_credit as credit (client, charged, reserved)
-      select client, sum(charged), -sum(amount) from ended group by client order by client
-      on conflict (client) do update
-      set charged = credit.charged + excluded.charged, reserved = credit.reserved + excluded.reserved`.execute(
-      this.db,
-    );
+      select proxy_settle(${settlements.map((s) => s.jobId)}::text[],
+                          ${settlements.map((s) => String(s.spent))}::numeric[])`.execute(this.db);
     return settlements.map(() => undefined);
   }
 

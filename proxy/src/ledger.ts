@@ -131,53 +131,20 @@ export class Ledger {
   }
 
   /**
-   * One statement, so atomic without a transaction: the new receipts, then each touched total once, from
-   * the rows really inserted (a receipt already stored adds nothing). A new receipt also ends its job's
-   * credit reservation when this store holds one (`StoreCredit`), charging the receipt's amount: a
-   * recorded receipt never leaves its credit reserved, even if the process dies right after. Rows are
-   * locked in key order, so proxies sharing a Postgres cannot deadlock on them. Returns per row whether it was fresh (of rows with
-   * the same id in one batch, the first).
+   * One statement, so atomic without a transaction (`proxy_record_receipts`, db.ts): the receipts, their
+   * totals and the end of their jobs' reservations. Returns per row whether it was fresh (of rows with the
+   * same id in one batch, the first).
    */
   async #write(rows: Insertable<ReceiptsTable>[]): Promise<boolean[]> {
     const column = (name: keyof Insertable<ReceiptsTable>) => rows.map((row) => String(row[name]));
     const { rows: inserted } = await sql<{ id: string }>`
-      with input as (
-        select * from unnest(
-          ${column('id')}::text[], ${column('job_id')}::text[], ${column('client')}::text[],
-          ${column('worker_key')}::text[], ${column('payout_address')}::text[], ${column('model')}::text[],
-          ${column('prompt_tokens')}::integer[], ${column('completion_tokens')}::integer[],
-          ${column('price_per_token')}::numeric[], ${column('amount')}::numeric[],
-          ${column('receipt_time')}::integer[], ${column('boc')}::text[], ${column('signature')}::text[]
-        ) as t(id, job_id, client, worker_key, payout_address, model, prompt_tokens, completion_tokens,
-               price_per_token, amount, receipt_time, boc, signature)
-      ), inserted as (
-        insert into proxy_receipts (id, job_id, client, worker_key, payout_address, model, prompt_tokens,
-          completion_tokens, price_per_token, amount, receipt_time, boc, signature)
-        select * from input
-        on conflict do nothing
-        returning id, job_id, client, payout_address, prompt_tokens, completion_tokens, amount
-      ), settled as (
-        delete from proxy_reservations as reservation using inserted
-        where reservation.job_id = inserted.job_id
-        returning reservation.client, reservation.amount,
-          least(reservation.amount, inserted.amount) as charged
-      ), credit as (
-        insert into proxy_credit as credit (client, charged, reserved)
-        select client, sum(charged), -sum(amount) from settled group by client order by client
-        on conflict (client) do update
-        set charged = credit.charged + excluded.charged, reserved = credit.reserved + excluded.reserved
-      ), by_client as (
-        insert into proxy_client_totals as total (client, jobs, prompt_tokens, completion_tokens, amount)
-        select client, count(*), sum(prompt_tokens), sum(completion_tokens), sum(amount)
-        from inserted group by client order by client
-        on conflict (client) do update set ${addExcluded}
-      ), by_worker as (
-        insert into proxy_worker_totals as total (payout_address, jobs, prompt_tokens, completion_tokens, amount)
-        select payout_address, count(*), sum(prompt_tokens), sum(completion_tokens), sum(amount)
-        from inserted group by payout_address order by payout_address
-        on conflict (payout_address) do update set ${addExcluded}
-      )
-      select id from inserted`.execute(this.db);
+      select id from proxy_record_receipts(
+        ${column('id')}::text[], ${column('job_id')}::text[], ${column('client')}::text[],
+        ${column('worker_key')}::text[], ${column('payout_address')}::text[], ${column('model')}::text[],
+        ${column('prompt_tokens')}::integer[], ${column('completion_tokens')}::integer[],
+        ${column('price_per_token')}::numeric[], ${column('amount')}::numeric[],
+        ${column('receipt_time')}::integer[], ${column('boc')}::text[], ${column('signature')}::text[]
+      ) as id`.execute(this.db);
     const ids = new Set(inserted.map((row) => row.id));
     return rows.map((row) => ids.delete(row.id));
   }
@@ -211,13 +178,6 @@ export class Ledger {
     return row === undefined ? ZERO_TOTALS : totalsOf(row);
   }
 }
-
-/** Adds the batch's sums (`excluded`) to a totals row (aliased `total`). */
-const addExcluded = sql.raw(
-  ['jobs', 'prompt_tokens', 'completion_tokens', 'amount']
-    .map((column) => `${column} = total.${column} + excluded.${column}`)
-    .join(', '),
-);
 
 const totalsOf = (row: TotalsColumns): Totals => ({
   jobs: BigInt(row.jobs),

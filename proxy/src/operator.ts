@@ -11,7 +11,7 @@ import type { ProxyDb } from './db.js';
 import { ChainAllowance } from './settlement/allowance.js';
 import { contractSettlement, type ProxyLink } from './settlement/contracts.js';
 import type { SettlementChain } from './settlement/port.js';
-import type { SettlementSettings } from './settlement/settings.js';
+import { SettlementSettings } from './settlement/settings.js';
 
 export interface ProxyOperator {
   link: ProxyLink;
@@ -65,12 +65,7 @@ export async function startProxyOperator(
     credit: (db) =>
       new StoreCredit(
         db,
-        new ChainAllowance(
-          db,
-          settlementChain,
-          { creditWindow: settings.creditWindow, depositCacheMs: 5_000 },
-          systemClock,
-        ),
+        new ChainAllowance(db, settlementChain, SettlementSettings.parse(settings), systemClock),
       ),
   };
 }

@@ -63,6 +63,33 @@ describe.each([
     expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(10);
     expect(await credit.available(client)).toBe(0n);
   });
+
+  it('gives each of reservations sent together its own outcome, in order per client', async () => {
+    const credit = make();
+    const [a, b] = [hex(32), hex(32)];
+    const [j1, j2, j3, j4, j5] = [hex(16), hex(16), hex(16), hex(16), hex(16)];
+    const outcomes = await Promise.allSettled([
+      credit.reserve(a, j1, 600n),
+      credit.reserve(b, j2, 900n),
+      credit.reserve(a, j3, 500n),
+      credit.reserve(a, j1, 1n),
+      credit.reserve(b, j4, 100n),
+      credit.reserve(a, j5, 400n),
+    ]);
+    const code = (outcome: PromiseSettledResult<void>) =>
+      outcome.status === 'fulfilled' ? 'reserved' : (outcome.reason as ProxyError).code;
+    expect(outcomes.map(code)).toEqual([
+      'reserved',
+      'reserved',
+      'insufficient_credit',
+      'duplicate_job',
+      'reserved',
+      'reserved',
+    ]);
+    expect([await credit.available(a), await credit.available(b)]).toEqual([0n, 0n]);
+    await credit.settle(j1, 100n);
+    expect(await credit.available(a)).toBe(500n);
+  });
 });
 
 describe('StoreCredit.recover', () => {

@@ -3,6 +3,10 @@ import type { Kysely } from 'kysely';
 import type { ClientAllowance } from '../credit.js';
 import type { ProxyDb } from '../db.js';
 import type { ClientAccount, SettlementChain } from './port.js';
+import type { SettlementSettings } from './settings.js';
+
+/** Bounds the voucher cache: past it, it starts over (a read per client, no harm). */
+const MAX_CACHED_VOUCHERS = 100_000;
 
 const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 
@@ -20,31 +24,45 @@ const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
  */
 export class ChainAllowance implements ClientAllowance {
   readonly #cache = new Map<string, { at: number; account: ClientAccount | undefined }>();
+  /** Vouchers found; a client without one is looked up again at once when it has sent its first. */
+  readonly #vouchers = new Map<string, { at: number; contract: string; total: bigint }>();
 
   constructor(
     private readonly db: Kysely<ProxyDb>,
     private readonly chain: Pick<SettlementChain, 'clientAccount'>,
-    private readonly settings: { creditWindow: bigint; depositCacheMs: number },
+    private readonly settings: Pick<SettlementSettings, 'creditWindow' | 'depositCacheMs' | 'voucherCacheMs'>,
     private readonly clock: Clock,
   ) {}
 
   async allowance(client: string): Promise<bigint> {
-    const voucher = await this.db
-      .selectFrom('proxy_vouchers')
-      .select(['contract', 'total'])
-      .where('client', '=', client)
-      .executeTakeFirst();
+    const voucher = await this.#voucher(client);
     if (voucher === undefined) return 0n;
     const account = await this.#account(voucher.contract);
     if (account === undefined) return 0n;
     const deposit = account.chargedTotal + account.balance + account.stake;
     const window = account.closing ? 0n : this.settings.creditWindow;
-    return min(deposit, BigInt(voucher.total) + window);
+    return min(deposit, voucher.total + window);
   }
 
   /** Forgets a cached deposit (after a top-up is seen, or a charge). */
   forget(contract: string): void {
     this.#cache.delete(contract);
+  }
+
+  async #voucher(client: string): Promise<{ contract: string; total: bigint } | undefined> {
+    const now = this.clock.now();
+    const cached = this.#vouchers.get(client);
+    if (cached !== undefined && now - cached.at < this.settings.voucherCacheMs) return cached;
+    const row = await this.db
+      .selectFrom('proxy_vouchers')
+      .select(['contract', 'total'])
+      .where('client', '=', client)
+      .executeTakeFirst();
+    if (row === undefined) return undefined;
+    if (this.#vouchers.size >= MAX_CACHED_VOUCHERS) this.#vouchers.clear();
+    const voucher = { at: now, contract: row.contract, total: BigInt(row.total) };
+    this.#vouchers.set(client, voucher);
+    return voucher;
   }
 
   async #account(contract: string): Promise<ClientAccount | undefined> {

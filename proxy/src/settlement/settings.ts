@@ -22,6 +22,12 @@ export const SettlementSettings = z.object({
   creditWindow: nanotons.default(TON / 10n),
   /** How long an on-chain deposit read is reused for credit checks. */
   depositCacheMs: ms.default(5_000),
+  /**
+   * How long a client's latest voucher is reused for credit checks (a read per job otherwise). A total only
+   * grows, so a reused one can only make the allowance smaller, never larger; the credit window covers
+   * what a client signs meanwhile. 0: read on every job.
+   */
+  voucherCacheMs: z.number().int().nonnegative().default(1_000),
   /** How often the outbox plans and sends. */
   tickMs: ms.default(5_000),
   /**

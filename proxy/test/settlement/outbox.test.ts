@@ -163,7 +163,7 @@ describe('ChainAllowance', () => {
     const allowance = new ChainAllowance(
       testStore.store.db,
       chain,
-      { creditWindow: 100n, depositCacheMs: 1_000 },
+      { creditWindow: 100n, depositCacheMs: 1_000, voucherCacheMs: 1_000 },
       clock,
     );
     const client = toHex(randomBytes(32));
@@ -192,5 +192,40 @@ describe('ChainAllowance', () => {
     chain.accounts.set(contract, { balance: 10_000n, stake: 0n, chargedTotal: 400n, closing: true });
     allowance.forget(contract);
     expect(await allowance.allowance(client)).toBe(500n);
+  });
+
+  it('reuses a found voucher for voucherCacheMs (its total only grows), and sees a first voucher at once', async () => {
+    const chain = new FakeChain();
+    const clock = new ManualClock(1_800_000_000_000);
+    const allowance = new ChainAllowance(
+      testStore.store.db,
+      chain,
+      { creditWindow: 100n, depositCacheMs: 60_000, voucherCacheMs: 1_000 },
+      clock,
+    );
+    const client = toHex(randomBytes(32));
+    const contract = rawOf(21);
+    chain.accounts.set(contract, { balance: 10_000n, stake: 0n, chargedTotal: 0n, closing: false });
+    const signTotal = (total: bigint) =>
+      testStore.store.db
+        .insertInto('proxy_vouchers')
+        .values({
+          client,
+          contract,
+          owner: rawOf(22),
+          total,
+          query_id: total,
+          signature: '00'.repeat(64),
+          updated_at: new Date(),
+        })
+        .onConflict((oc) => oc.column('client').doUpdateSet({ total }))
+        .execute();
+    expect(await allowance.allowance(client)).toBe(0n);
+    await signTotal(500n);
+    expect(await allowance.allowance(client)).toBe(600n);
+    await signTotal(900n);
+    expect(await allowance.allowance(client)).toBe(600n);
+    clock.advance(1_000);
+    expect(await allowance.allowance(client)).toBe(1_000n);
   });
 });

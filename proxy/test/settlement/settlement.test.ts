@@ -45,6 +45,7 @@ const settings = (overrides: Partial<SettlementSettings> = {}) =>
     payoutIntervalMs: 3_600_000,
     creditWindow: 3n * JOB_AMOUNT,
     depositCacheMs: 1,
+    voucherCacheMs: 0,
     resendAfterMs: 60_000,
     ...overrides,
   });
