@@ -6,6 +6,7 @@
  * - Throughput: for 1, 10 and 100 workers, routed jobs/s over a closed loop of 64 concurrent jobs, the
  *   proxy's CPU time per job (and the jobs/s one core would route at that cost), and end-to-end latency
  *   p50/p99 at half that rate (an upper bound of the latency the proxy adds: the fake engine answers at once);
+ *   and the load process's own CPU time per job (it shares the cores: near the proxy's, it limits the figure);
  *   with credit reservations in memory (routing alone), then in the store as `cocoon-proxy` keeps them.
  * - Memory: the proxy's RSS with 1,000 jobs in flight (workers streaming slowly), against its target.
  */
@@ -35,8 +36,13 @@ const RSS_TARGET_MB = 200;
 
 interface LoadResult {
   workers: number;
-  throughput: { jobs: number; seconds: number; p50: number; p99: number };
+  /** `ranOut`: the closed loop used all the jobs prepared for it, so the proxy may route more. */
+  throughput: { jobs: number; seconds: number; ranOut: boolean; p50: number; p99: number };
   atHalfRate: { rate: number; jobs: number; p50: number; p99: number };
+  /** The load process's own CPU time per job in the closed loop: near the proxy's, it limits the figure. */
+  loadCpuMsPerJob: number;
+  /** Jobs signed, with their receipts, before each phase, and how long it took. */
+  preparation: { jobs: number; ms: number }[];
 }
 
 interface LoadMessage {
@@ -200,20 +206,25 @@ console.log(
     `${PHASE_SECONDS}s; closed loop of 64 jobs in flight, then an open loop at half that rate\n`,
 );
 console.log(
-  'credit  workers  jobs/s   CPU ms/job   jobs/s per core   p50 ms   p99 ms   (closed loop)   at rate   p50 ms   p99 ms',
+  'credit  workers  jobs/s   CPU ms/job   jobs/s per core   load CPU ms/job   p50 ms   p99 ms   (closed loop)   at rate   p50 ms   p99 ms',
 );
+const preparations: LoadResult['preparation'] = [];
+let ranOut = false;
 for (const credit of CREDITS) {
   for (const workers of WORKER_COUNTS) {
     const { result, cpuMsPerJob } = await throughputPhase(workers, credit);
     const { throughput, atHalfRate } = result;
     const rate = throughput.jobs / throughput.seconds;
+    preparations.push(...result.preparation);
+    ranOut ||= throughput.ranOut;
     console.log(
       [
         credit.padEnd(6),
         String(workers).padStart(7),
-        rate.toFixed(0).padStart(7),
+        `${rate.toFixed(0)}${throughput.ranOut ? '*' : ''}`.padStart(7),
         cpuMsPerJob.toFixed(3).padStart(12),
         (1000 / cpuMsPerJob).toFixed(0).padStart(17),
+        result.loadCpuMsPerJob.toFixed(3).padStart(17),
         throughput.p50.toFixed(2).padStart(8),
         throughput.p99.toFixed(2).padStart(8),
         ''.padStart(15),
@@ -224,6 +235,12 @@ for (const credit of CREDITS) {
     );
   }
 }
+const slowest = preparations.reduce((a, b) => (b.ms > a.ms ? b : a));
+console.log(
+  `\nload side: jobs signed, with their receipts, before each phase (outside its window): up to ` +
+    `${(slowest.ms / 1000).toFixed(1)} s for ${slowest.jobs} jobs`,
+);
+if (ranOut) console.log('* the closed loop used all the jobs prepared for it: the proxy may route more');
 const mb = (value: number) => `${value.toFixed(0)} MB`;
 console.log(
   `\nmemory, proxy RSS: ${mb(memory.bareMb)} before its store, ${mb(memory.idleMb)} idle, ` +
