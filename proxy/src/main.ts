@@ -3,7 +3,7 @@
 import { chainOptionsFromConfig, openChain, RootContract, rootPolicySource } from '@cocoon/contracts';
 import { loadProcessConfigOrExit } from '@cocoon/shared/config-file';
 import { createLogger } from '@cocoon/shared/log';
-import { openStore } from '@cocoon/shared/store';
+import { keepWasmAtBaselineTier, openStore } from '@cocoon/shared/store';
 import { Address } from '@ton/core';
 import type { ProxyDb } from './db.js';
 import { startProxyOperator } from './operator.js';
@@ -17,6 +17,8 @@ if (config.ROOT_ADDRESS === undefined) {
   process.exit(2);
 }
 const log = createLogger('proxy', config.LOG_LEVEL);
+// The embedded database is this process's only wasm: its memory matters more here than its peak speed.
+if (!config.DATABASE_URL) keepWasmAtBaselineTier();
 const store = await openStore<ProxyDb>({
   ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}),
   dataDir: config.COCOON_DATA_DIR,

@@ -8,6 +8,7 @@ import { lockDataDir } from './data-dir-lock.js';
 import { StoreError } from './errors.js';
 import { type MigrationSet, migrate } from './migrate.js';
 import { pgliteDialect } from './pglite-dialect.js';
+import { openPglite } from './pglite-open.js';
 import { pgliteParsers, pgTypes } from './value-parsers.js';
 
 export type StoreKind = 'pglite' | 'postgres';
@@ -67,14 +68,7 @@ export async function openStore<DB = unknown>(options: StoreOptions): Promise<St
   await mkdir(dataDir, { recursive: true });
   const lock = await lockDataDir(dataDir, join(dataDir, 'pglite.lock'));
   try {
-    const { PGlite } = await import('@electric-sql/pglite');
-    const pglite = await PGlite.create({
-      dataDir: join(dataDir, 'pglite'),
-      parsers: pgliteParsers,
-      // Postgres' 128 MB page cache is ~100 MB of resident memory in every role's process; an embedded
-      // database is small, and the OS caches its files anyway.
-      postgresqlconf: ['shared_buffers=16MB'],
-    });
+    const pglite = await openPglite(join(dataDir, 'pglite'), pgliteParsers);
     log?.info({ dataDir }, 'opened embedded database');
     return storeOver<DB>('pglite', pgliteDialect(pglite, log), log, () => lock.release());
   } catch (error) {

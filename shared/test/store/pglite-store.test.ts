@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store, StoreError } from '../../src/store/index.js';
 import { type LedgerTables, ledgerMigrations } from './ledger-fixture.js';
@@ -74,4 +75,56 @@ describe('store on an embedded PGlite data folder', () => {
     // The refused stream gave PGlite's one connection back.
     expect(await store?.db.selectFrom('accounts').select('id').execute()).toEqual([{ id: 'kept' }]);
   });
+});
+
+describe('creating the embedded database', () => {
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'cocoon-store-create-test-'));
+  });
+
+  afterAll(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('builds it aside and moves it into place, clearing a crashed attempt and an empty folder', async () => {
+    // What a creation killed part-way leaves: a staging folder with some files, and the empty target.
+    await mkdir(join(dataDir, 'pglite.init', 'base'), { recursive: true });
+    await writeFile(join(dataDir, 'pglite.init', 'PG_VERSION'), '17\n');
+    await mkdir(join(dataDir, 'pglite'));
+
+    const store = await openStore<LedgerTables>({ dataDir });
+    try {
+      expect((await readdir(dataDir)).sort()).toEqual(['pglite', 'pglite.lock']);
+      expect(await store.migrate(ledgerMigrations)).toHaveLength(2);
+      // The settings reach the server (PGlite rewrites postgresql.conf at every start).
+      const settings = await sql<{ name: string; setting: string }>`
+        select name, setting from pg_settings where name in ('shared_buffers', 'max_connections')
+        order by name`.execute(store.db);
+      expect(settings.rows).toEqual([
+        { name: 'max_connections', setting: '5' },
+        { name: 'shared_buffers', setting: '512' }, // 8 kB pages: 4 MB
+      ]);
+    } finally {
+      await store.close();
+    }
+  }, 120_000);
+
+  it('refuses a folder that holds files but no database, and leaves them be', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'cocoon-store-create-test-'));
+    try {
+      await mkdir(join(folder, 'pglite'));
+      await writeFile(join(folder, 'pglite', 'notes.txt'), 'not a database');
+
+      const failure = await openStore({ dataDir: folder }).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(StoreError);
+      expect((failure as StoreError).code).toBe('create_failed');
+      expect((failure as StoreError).message).toContain('holds files but no database');
+      expect(await readFile(join(folder, 'pglite', 'notes.txt'), 'utf8')).toBe('not a database');
+      expect(existsSync(join(folder, 'pglite.lock'))).toBe(false);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
