@@ -2,6 +2,7 @@ import type { Clock, SealedChunk, SealedJob, SignedReceipt } from '@cocoon/share
 import type { Logger } from '@cocoon/shared/log';
 import type { CreditSource } from './credit.js';
 import { ProxyError } from './errors.js';
+import { ExpiringIds } from './expiring-ids.js';
 import { checkReceipt, type JobTerms, type Ledger, ReceiptRefused } from './ledger.js';
 import type { ProxyMetrics } from './metrics.js';
 import type { PolicyKeeper } from './policy.js';
@@ -102,8 +103,11 @@ export class JobRouter implements RegistryListener, JobMessageHandler {
   readonly #queues = new Map<string, RoutedJob[]>();
   readonly #byWorker = new Map<string, Set<RoutedJob>>();
   readonly #activeByClient = new Map<string, number>();
-  /** Job ids admitted, until their expiry (see #remember). */
-  readonly #seen = new Map<string, number>();
+  /**
+   * Admitted job ids, until their header expires (workers refuse expired jobs), so a replayed request does
+   * not run twice on this proxy. The ledger's unique job id covers replays to other proxies.
+   */
+  readonly #seen = new ExpiringIds();
   /** Recent service time per model (EWMA, seconds), to tell a refused client when to come back. */
   readonly #serviceSeconds = new Map<string, number>();
   #metrics: ProxyMetrics | undefined;
@@ -206,20 +210,9 @@ export class JobRouter implements RegistryListener, JobMessageHandler {
       if (reserved) await credit.settle(job.id, 0n);
       throw error;
     }
-    this.#remember(job.id, header.expiresAt * 1000);
+    this.#seen.add(job.id, header.expiresAt * 1000, clock.now());
     job.timer = setTimeout(() => this.#deadline(job), this.options.jobDeadlineMs);
     if (job.state === 'queued') this.#enqueue(job, 'back');
-  }
-
-  /**
-   * Admitted job ids are remembered until their header expires (workers refuse expired jobs), so a replayed
-   * request does not run twice on this proxy. The ledger's unique job id covers replays to other proxies.
-   */
-  #remember(jobId: string, expiresAtMs: number): void {
-    this.#seen.set(jobId, expiresAtMs);
-    if (this.#seen.size % 1024 !== 0) return;
-    const now = this.deps.clock.now();
-    for (const [id, expires] of this.#seen) if (expires <= now) this.#seen.delete(id);
   }
 
   #checkQueueRoom(model: string, eligible: AdmittedWorker[]): void {
