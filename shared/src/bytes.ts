@@ -1,13 +1,13 @@
 import { sha512 as nobleSha512 } from '@noble/hashes/sha2.js';
-import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+import { concatBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 
 /**
  * Byte helpers shared by every module; Uint8Array only, so the same code runs in Node and browsers.
  * SHA-256 and base64 sit on hot paths (every sealed chunk): they come from #crypto-primitives, OpenSSL and
  * Buffer under Node.
  */
-export { fromBase64, sha256, toBase64 } from '#crypto-primitives';
-export { bytesToHex as toHex, concatBytes, hexToBytes as fromHex, utf8ToBytes as utf8 };
+export { fromBase64, fromHex, sha256, toBase64, toHex } from '#crypto-primitives';
+export { concatBytes, utf8ToBytes as utf8 };
 
 export const sha512 = (data: Uint8Array): Uint8Array => nobleSha512(data);
 

@@ -33,6 +33,16 @@ export const createSha256 = (): Sha256Stream => new NodeSha256Stream();
 
 export const toBase64 = (data: Uint8Array): string => view(data).toString('base64');
 
+export const toHex = (data: Uint8Array): string => view(data).toString('hex');
+
+const HEX = /^(?:[0-9a-fA-F]{2})*$/;
+/** Buffer alone would stop silently at the first bad digit: the check keeps the browsers' rule (refuse). */
+export function fromHex(text: string): Uint8Array {
+  if (typeof text !== 'string' || !HEX.test(text))
+    throw new Error('hex string expected, got a malformed one');
+  return plain(Buffer.from(text, 'hex'));
+}
+
 /** atob decides what is valid (the same rule as in browsers); Buffer only converts its result. */
 export const fromBase64 = (text: string): Uint8Array => plain(Buffer.from(atob(text), 'latin1'));
 

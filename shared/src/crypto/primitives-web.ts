@@ -3,6 +3,7 @@
 import type { KemInterface } from '@hpke/core';
 import { DhkemX25519HkdfSha256 } from '@hpke/dhkem-x25519';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import type { AeadKey, Sha256Stream } from './primitives.js';
 
 /** WebCrypto wants buffers backed by an ArrayBuffer (not shared memory); copy only when needed. */
@@ -22,6 +23,9 @@ class NobleSha256Stream implements Sha256Stream {
   }
 }
 export const createSha256 = (): Sha256Stream => new NobleSha256Stream();
+
+export const toHex = (data: Uint8Array): string => bytesToHex(data);
+export const fromHex = (text: string): Uint8Array => hexToBytes(text);
 
 export function toBase64(data: Uint8Array): string {
   // apply() over small slices: spreading large arrays is an order of magnitude slower.

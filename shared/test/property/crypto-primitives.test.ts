@@ -37,6 +37,10 @@ describe('the Node (OpenSSL) and browser (WebCrypto, pure JS) builds of the cryp
           expect(text).toBe(web.toBase64(part));
           expect(equalBytes(node.fromBase64(text), part)).toBe(true);
           expect(equalBytes(web.fromBase64(text), part)).toBe(true);
+          const hex = node.toHex(part);
+          expect(hex).toBe(web.toHex(part));
+          expect(equalBytes(node.fromHex(hex), part)).toBe(true);
+          expect(equalBytes(node.fromHex(hex.toUpperCase()), web.fromHex(hex.toUpperCase()))).toBe(true);
         }
       }),
       runs(200),
@@ -58,6 +62,22 @@ describe('the Node (OpenSSL) and browser (WebCrypto, pure JS) builds of the cryp
           expect(decoded(node, text)).toBe(decoded(web, text));
         },
       ),
+      runs(500),
+    );
+  });
+
+  it('accept and refuse the same hex text', () => {
+    const decoded = (build: typeof web, text: string) => {
+      try {
+        return toHex(build.fromHex(text));
+      } catch {
+        return 'refused';
+      }
+    };
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom(...'09afAFgx \n'.split('')), maxLength: 12 }), (text) => {
+        expect(decoded(node, text)).toBe(decoded(web, text));
+      }),
       runs(500),
     );
   });
