@@ -1,27 +1,30 @@
 /**
  * Proxy benchmark (Node-only by nature). Run: npm run bench -w @cocoon/proxy
  * A real proxy (PGlite store in a temp folder, or the Postgres server of DATABASE_URL; receipts verified
- * and persisted) in this process; fake workers and clients in a child process (bench/load.ts), so the
- * proxy's CPU time is measured alone.
+ * and persisted) in this process for the throughput phases, in a process of its own for the memory phase;
+ * fake workers and clients in a child process (bench/load.ts), so the proxy's CPU time is measured alone.
  * - Throughput: for 1, 10 and 100 workers, routed jobs/s over a closed loop of 64 concurrent jobs, the
  *   proxy's CPU time per job (and the jobs/s one core would route at that cost), and end-to-end latency
  *   p50/p99 at half that rate (an upper bound of the latency the proxy adds: the fake engine answers at once);
  *   and the load process's own CPU time per job (it shares the cores: near the proxy's, it limits the figure);
  *   with credit reservations in memory (routing alone), then in the store as `cocoon-proxy` keeps them.
- * - Memory: the proxy's RSS with 1,000 jobs in flight (workers streaming slowly), against its target.
+ * - Memory: the RSS of a proxy process as `cocoon-proxy` runs (bundled, on plain Node, PGlite's wasm kept at
+ *   V8's baseline tier; BENCH_WASM_TIER_UP=1 lets it tier up) with 1,000 jobs in flight (workers streaming
+ *   slowly), against its target.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { randomBytes, toHex } from '@cocoon/shared';
 import { openStore } from '@cocoon/shared/store/index';
-import { fixedAllowance, MemoryCredit, StoreCredit } from '../src/credit.js';
+import { bundleProxy, proxyDir } from '../scripts/build.js';
 import type { ProxyDb } from '../src/db.js';
-import { StaticPolicySource } from '../src/policy.js';
-import { CocoonProxy } from '../src/proxy.js';
+import type { CocoonProxy } from '../src/proxy.js';
+import { CREDITS, type Credit, startBenchProxy } from './bench-proxy.js';
 
 const PHASE_SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? '1,10,100').split(',').map(Number);
@@ -30,8 +33,8 @@ const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 /** A Postgres server to use instead of an embedded PGlite store per phase (its tables are shared). */
 const DATABASE_URL = process.env.DATABASE_URL;
 const MEMORY_WORKERS = 100;
-const CREDITS = ['memory', 'store'] as const;
-type Credit = (typeof CREDITS)[number];
+/** PGlite's wasm in the memory phase's proxy: kept at V8's baseline tier as `cocoon-proxy` does, or not. */
+const WASM_TIER = process.env.BENCH_WASM_TIER_UP === '1' ? 'tier-up' : 'baseline';
 const RSS_TARGET_MB = 200;
 
 interface LoadResult {
@@ -51,44 +54,19 @@ interface LoadMessage {
 }
 
 /**
- * A proxy on loopback over a fresh store, with limits far above the load so that only capacity shows.
- * `existingStore`: the store is created by another process first, so this one only opens it.
+ * The benchmark's proxy (bench/bench-proxy.ts) in this process, over a fresh store.
  * `credit`: reservations in memory, or rows in the store as `cocoon-proxy` keeps them.
  */
 async function withProxy<T>(
   run: (proxy: CocoonProxy, model: string) => Promise<T>,
-  options: { existingStore?: boolean; credit?: Credit } = {},
+  credit: Credit,
 ): Promise<T> {
   const dataDir = await mkdtemp(join(os.tmpdir(), 'cocoon-proxy-bench-'));
-  if (options.existingStore && DATABASE_URL === undefined) await runScript('bench/init-store.ts', [dataDir]);
   const store = await openStore<ProxyDb>({
     dataDir,
     ...(DATABASE_URL === undefined ? {} : { databaseUrl: DATABASE_URL }),
   });
-  const model = toHex(randomBytes(32));
-  const proxy = await CocoonProxy.start(
-    {
-      store,
-      policySource: new StaticPolicySource({
-        allowDev: true,
-        imageHashes: [],
-        models: [model],
-        acceptedTcbStatuses: ['UpToDate'],
-      }),
-      credit:
-        options.credit === 'store'
-          ? new StoreCredit(store.db, fixedAllowance(10n ** 18n))
-          : new MemoryCredit(fixedAllowance(10n ** 18n)),
-      limits: {
-        maxQueuePerModel: 10_000,
-        maxJobsPerClient: 10_000,
-        clientRatePerSecond: 1e6,
-        clientBurst: 1_000_000,
-        heartbeatTimeoutMs: 600_000,
-      },
-    },
-    { host: '127.0.0.1', port: 0 },
-  );
+  const { proxy, model } = await startBenchProxy(store, credit);
   try {
     return await run(proxy, model);
   } finally {
@@ -129,60 +107,81 @@ async function throughputPhase(
   workers: number,
   credit: Credit,
 ): Promise<{ result: LoadResult; cpuMsPerJob: number }> {
-  return withProxy(
-    async (proxy, model) => {
-      let cpuStart = process.cpuUsage();
-      let cpuMs = 0;
-      const profiler = PROFILE_DIR === undefined ? undefined : new Session();
-      const result = (await runLoad(
-        ['throughput', proxy.url, String(workers), String(PHASE_SECONDS), model],
-        async (message) => {
-          if (message.phase === 'throughput-start') {
-            if (profiler) {
-              profiler.connect();
-              await profiler.post('Profiler.enable');
-              await profiler.post('Profiler.start');
-            }
-            cpuStart = process.cpuUsage();
+  return withProxy(async (proxy, model) => {
+    let cpuStart = process.cpuUsage();
+    let cpuMs = 0;
+    const profiler = PROFILE_DIR === undefined ? undefined : new Session();
+    const result = (await runLoad(
+      ['throughput', proxy.url, String(workers), String(PHASE_SECONDS), model],
+      async (message) => {
+        if (message.phase === 'throughput-start') {
+          if (profiler) {
+            profiler.connect();
+            await profiler.post('Profiler.enable');
+            await profiler.post('Profiler.start');
           }
-          if (message.phase === 'throughput-end') {
-            const used = process.cpuUsage(cpuStart);
-            cpuMs = (used.user + used.system) / 1000;
-            if (profiler) {
-              const { profile } = await profiler.post('Profiler.stop');
-              await writeFile(
-                join(PROFILE_DIR as string, `proxy-${credit}-${workers}.cpuprofile`),
-                JSON.stringify(profile),
-              );
-              profiler.disconnect();
-            }
+          cpuStart = process.cpuUsage();
+        }
+        if (message.phase === 'throughput-end') {
+          const used = process.cpuUsage(cpuStart);
+          cpuMs = (used.user + used.system) / 1000;
+          if (profiler) {
+            const { profile } = await profiler.post('Profiler.stop');
+            await writeFile(
+              join(PROFILE_DIR as string, `proxy-${credit}-${workers}.cpuprofile`),
+              JSON.stringify(profile),
+            );
+            profiler.disconnect();
           }
-        },
-      )) as LoadResult;
-      return { result, cpuMsPerJob: cpuMs / result.throughput.jobs };
-    },
-    { credit },
-  );
+        }
+      },
+    )) as LoadResult;
+    return { result, cpuMsPerJob: cpuMs / result.throughput.jobs };
+  }, credit);
+}
+
+/** The resident memory (MB) of process `pid`, as the kernel counts it (VmRSS). */
+function residentMb(pid: number): number {
+  const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  if (kb === undefined) throw new Error(`no VmRSS for process ${pid}`);
+  return Number(kb) / 1024;
 }
 
 /**
- * The proxy process's RSS (MB): before the store is opened (Node, tsx and the modules), with the proxy
- * idle (plus the embedded database and the listening proxy), and its peak while 1,000 jobs are held open.
+ * The RSS (MB) of a proxy process as `cocoon-proxy` runs (bench/proxy-process.ts, bundled as scripts/build.ts
+ * bundles the proxy, on plain Node): before its store is opened (Node and the modules), idle (plus the
+ * store and the listening proxy), and its peak, sampled every 100 ms, while 1,000 jobs are held open.
+ * It opens an existing store, as a restarted proxy does, without the creation's memory in its process.
  */
 async function memoryPhase(): Promise<{ bareMb: number; idleMb: number; peakMb: number; jobs: number }> {
-  const rssMb = () => process.memoryUsage.rss() / 2 ** 20;
-  const bareMb = rssMb();
-  return withProxy(
-    async (proxy, model) => {
-      const idleMb = rssMb();
+  const dataDir = await mkdtemp(join(os.tmpdir(), 'cocoon-proxy-bench-'));
+  // Inside the package, so that the bundle's third-party imports resolve from its node_modules.
+  await mkdir(join(proxyDir, 'dist'), { recursive: true });
+  const bundleDir = await mkdtemp(join(proxyDir, 'dist', 'bench-'));
+  try {
+    if (DATABASE_URL === undefined) await runScript('bench/init-store.ts', [dataDir]);
+    const { outFile } = await bundleProxy({
+      entry: join(proxyDir, 'bench', 'proxy-process.ts'),
+      outFile: join(bundleDir, 'proxy-process.mjs'),
+    });
+    const child = spawn(process.execPath, [outFile, dataDir, WASM_TIER], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const exited = once(child, 'exit');
+    try {
+      const first = await createInterface({ input: child.stdout })[Symbol.asyncIterator]().next();
+      if (first.done) throw new Error('the proxy process ended before it was listening');
+      const ready = JSON.parse(first.value) as { url: string; model: string; rssBeforeStoreMb: number };
+      const pid = child.pid as number;
+      const idleMb = residentMb(pid);
       let peakMb = 0;
       let sampler: NodeJS.Timeout | undefined;
       const result = (await runLoad(
-        ['memory', proxy.url, String(MEMORY_WORKERS), String(PHASE_SECONDS), model],
+        ['memory', ready.url, String(MEMORY_WORKERS), String(PHASE_SECONDS), ready.model],
         (message) => {
           if (message.phase === 'held') {
             const sample = () => {
-              peakMb = Math.max(peakMb, rssMb());
+              peakMb = Math.max(peakMb, residentMb(pid));
             };
             sample();
             sampler = setInterval(sample, 100);
@@ -191,14 +190,18 @@ async function memoryPhase(): Promise<{ bareMb: number; idleMb: number; peakMb: 
         },
       )) as { jobs: number };
       clearInterval(sampler);
-      return { bareMb, idleMb, peakMb, jobs: result.jobs };
-    },
-    { existingStore: true },
-  );
+      return { bareMb: ready.rssBeforeStoreMb, idleMb, peakMb, jobs: result.jobs };
+    } finally {
+      child.stdin.end();
+      await exited;
+    }
+  } finally {
+    await rm(bundleDir, { recursive: true, force: true });
+    await rm(dataDir, { recursive: true, force: true });
+  }
 }
 
 const cpus = os.cpus();
-// First, while this process is fresh: the throughput phases leave a grown heap behind.
 const memory = await memoryPhase();
 console.log(`proxy benchmark: ${cpus.length} × ${cpus[0]?.model ?? 'unknown CPU'}, Node ${process.version}`);
 console.log(
@@ -242,8 +245,12 @@ console.log(
 );
 if (ranOut) console.log('* the closed loop used all the jobs prepared for it: the proxy may route more');
 const mb = (value: number) => `${value.toFixed(0)} MB`;
+const memoryStore =
+  DATABASE_URL !== undefined
+    ? 'Postgres server'
+    : `PGlite, its wasm ${WASM_TIER === 'baseline' ? "kept at V8's baseline tier" : 'tiering up'}`;
 console.log(
-  `\nmemory, proxy RSS: ${mb(memory.bareMb)} before its store, ${mb(memory.idleMb)} idle, ` +
+  `\nmemory, proxy process (bundled, plain node ${process.version}, ${memoryStore}): RSS ${mb(memory.bareMb)} before its store, ${mb(memory.idleMb)} idle, ` +
     `${mb(memory.peakMb)} peak with ${memory.jobs} jobs in flight on ${MEMORY_WORKERS} workers ` +
     `(+${mb(memory.peakMb - memory.idleMb)}); target ≤ ${RSS_TARGET_MB} MB: ` +
     `${((memory.peakMb / RSS_TARGET_MB) * 100).toFixed(0)}% of it`,
