@@ -12,10 +12,9 @@ import {
   openChain,
   RootContract,
   rootPolicySource,
-  SandboxChain,
-  serveChainRpc,
   walletAddress,
 } from '@cocoon/contracts';
+import { SandboxChain, serveChainRpc } from '@cocoon/contracts/sandbox';
 import { CocoonProxy, type ProxyLink, startProxyOperator } from '@cocoon/proxy';
 import type { AttestationPolicy, CocoonClient, Config } from '@cocoon/shared';
 import type { Logger } from '@cocoon/shared/log';

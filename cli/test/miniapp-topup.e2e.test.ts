@@ -26,11 +26,11 @@ import {
   Op,
   ProxyContract,
   type ProxyState,
-  SandboxChain,
   topUpCredit,
   Value,
   WorkerContract,
 } from '@cocoon/contracts';
+import { SandboxChain } from '@cocoon/contracts/sandbox';
 import { loadConfig, verifyReceipt } from '@cocoon/shared';
 import { FileVoucherStore } from '@cocoon/shared/client/voucher-file';
 import { createLogger } from '@cocoon/shared/log';

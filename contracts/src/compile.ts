@@ -1,10 +1,12 @@
-// Node-only: compiles the Tolk sources with @ton/tolk-js and caches the result under build/.
+// Node-only: compiles the Tolk sources with @ton/tolk-js and caches the result under build/. The compiler
+// (wasm, megabytes) is imported only when a contract must be compiled, so a role with a fresh build never loads it.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cell } from '@ton/core';
-import { getTolkCompilerVersion, runTolkCompiler } from '@ton/tolk-js';
+import { z } from 'zod';
 
 export const CONTRACT_NAMES = ['root', 'client', 'worker', 'proxy'] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
@@ -38,9 +40,15 @@ function listSources(dir: string): string[] {
     .sort();
 }
 
-/** Hash of every .tolk source and the compiler version: a build is fresh only when this matches. */
+/** The installed @ton/tolk-js release, read from its package.json without loading the compiler. */
+export function tolkPackageVersion(): string {
+  const manifest: unknown = createRequire(import.meta.url)('@ton/tolk-js/package.json');
+  return z.object({ version: z.string().min(1) }).parse(manifest).version;
+}
+
+/** Hash of every .tolk source and the compiler release: a build is fresh only when this matches. */
 export async function sourcesHash(): Promise<string> {
-  const hash = createHash('sha256').update(await getTolkCompilerVersion());
+  const hash = createHash('sha256').update(tolkPackageVersion());
   for (const path of listSources(sourcesDir)) {
     hash.update(relative(sourcesDir, path)).update('\0').update(readFileSync(path)).update('\0');
   }
@@ -48,6 +56,7 @@ export async function sourcesHash(): Promise<string> {
 }
 
 export async function compileContract(name: ContractName, sourceHash?: string): Promise<CompiledContract> {
+  const { runTolkCompiler } = await import('@ton/tolk-js');
   const result = await runTolkCompiler({
     entrypointFileName: `${name}.tolk`,
     fsReadCallback: (path) => readFileSync(join(sourcesDir, path), 'utf-8'),

@@ -1,28 +1,39 @@
-// Node-only (reads the fixture file): TON mainnet fee parameters of June 2026 for @ton/sandbox 0.41.
+// Node-only (reads fixture files): TON mainnet fee parameters of June 2026 for @ton/sandbox 0.41.
 import { readFileSync } from 'node:fs';
 import { beginCell, Cell, Dictionary } from '@ton/core';
-import { defaultConfig } from '@ton/sandbox';
 import { GasBound } from '../wrappers/constants.js';
 
 const feeParamsPath = new URL('../fixtures/fee-params-2026-06.boc.b64', import.meta.url);
+/** withMainnetFeeParams(@ton/sandbox 0.41's defaultConfig), written by scripts/mainnet-fee-config.ts. */
+export const mainnetFeeConfigPath = new URL(
+  '../fixtures/mainnet-fee-config-2026-06.boc.b64',
+  import.meta.url,
+);
+
+const readBoc = (path: URL) => Cell.fromBase64(readFileSync(path, 'utf-8').trim());
 
 /**
- * Sandbox 0.41's own config with config params 18, 20, 21, 24 and 25 replaced by mainnet's of
- * June 2026 (gas 66.67 nanoTON per unit instead of 400), so fees read as mainnet charges them.
+ * `config` with config params 18, 20, 21, 24 and 25 replaced by mainnet's of June 2026 (gas 66.67 nanoTON
+ * per unit instead of sandbox's 400), so fees read as mainnet charges them.
  */
-export function mainnetFeeConfig(): Cell {
-  const current = Dictionary.loadDirect(
-    Dictionary.Keys.Int(32),
-    Dictionary.Values.Cell(),
-    Cell.fromBase64(defaultConfig),
-  );
+export function withMainnetFeeParams(config: Cell): Cell {
+  const current = Dictionary.loadDirect(Dictionary.Keys.Int(32), Dictionary.Values.Cell(), config);
   const feeParams = Dictionary.loadDirect(
     Dictionary.Keys.Int(32),
     Dictionary.Values.Cell(),
-    Cell.fromBase64(readFileSync(feeParamsPath, 'utf-8').trim()),
+    readBoc(feeParamsPath),
   );
   for (const [key, value] of feeParams) current.set(key, value);
   return beginCell().storeDictDirect(current).endCell();
+}
+
+/**
+ * Sandbox 0.41's own config with mainnet's fee params of June 2026 (see withMainnetFeeParams). Read from a
+ * fixture rather than computed from @ton/sandbox's defaultConfig, so that roles on testnet or mainnet do not
+ * load the TVM emulator; tests/lazy-load.spec.ts recomputes it so the fixture cannot drift.
+ */
+export function mainnetFeeConfig(): Cell {
+  return readBoc(mainnetFeeConfigPath);
 }
 
 export interface BasechainFeePrices {

@@ -5,7 +5,8 @@
 // data folder, or the Postgres database DATABASE_URL names.
 import { join } from 'node:path';
 import { FakeSummarizer, startTelegramApp } from '@cocoon/bot';
-import { ClientContractWatcher, FileCursorStore, SandboxChain, topUpCredit } from '@cocoon/contracts';
+import { ClientContractWatcher, FileCursorStore, topUpCredit } from '@cocoon/contracts';
+import { SandboxChain } from '@cocoon/contracts/sandbox';
 import { createLogger } from '@cocoon/shared/log';
 import { openStore } from '@cocoon/shared/store';
 import { Address } from '@ton/core';

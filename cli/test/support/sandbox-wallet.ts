@@ -2,7 +2,7 @@
 // wallet, which signs each transfer the app asks for as an external message and broadcasts it, as a wallet
 // app would. What TonConnect's JS bridge relays to it is in bot/test/app/tonconnect-wallet.ts.
 import { randomBytes } from 'node:crypto';
-import type { SandboxChain } from '@cocoon/contracts';
+import type { SandboxChain } from '@cocoon/contracts/sandbox';
 import {
   Address,
   beginCell,

@@ -1,4 +1,3 @@
-export { CHAIN_RPC_PATH, type ChainRpcServer, serveChainRpc } from './local-rpc.js';
 export {
   NetworkChain,
   type NetworkChainOptions,
@@ -7,7 +6,6 @@ export {
   walletAddress,
 } from './network.js';
 export { type ChainOptions, chainOptionsFromConfig, chainOptionsSchema, openChain } from './open.js';
-export { ChainStateError, SandboxChain, type SandboxChainOptions } from './sandbox.js';
 export * from './types.js';
 export { loadOrCreateMnemonic } from './wallet-file.js';
 export {

@@ -2,7 +2,6 @@ import type { Config } from '@cocoon/shared';
 // Node-only: picks the chain adapter from configuration (embedded sandbox by default).
 import { z } from 'zod';
 import { NetworkChain, networkChainOptionsSchema } from './network.js';
-import { SandboxChain } from './sandbox.js';
 import type { Chain } from './types.js';
 
 export const chainOptionsSchema = z.discriminatedUnion('network', [
@@ -18,7 +17,11 @@ export type ChainOptions = z.input<typeof chainOptionsSchema>;
 
 export async function openChain(options: ChainOptions): Promise<Chain> {
   const o = chainOptionsSchema.parse(options);
-  if (o.network === 'sandbox') return SandboxChain.open({ dataDir: o.dataDir, walletSeed: o.walletSeed });
+  if (o.network === 'sandbox') {
+    // imported here so that testnet and mainnet never load @ton/sandbox's TVM emulator
+    const { SandboxChain } = await import('./sandbox.js');
+    return SandboxChain.open({ dataDir: o.dataDir, walletSeed: o.walletSeed });
+  }
   return NetworkChain.connect(o);
 }
 

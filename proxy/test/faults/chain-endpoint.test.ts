@@ -5,17 +5,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  type ChainRpcServer,
   ClientContract,
   DEFAULT_ROOT_PARAMS,
   ensureRoot,
   loadContractCodes,
   NetworkChain,
   RootContract,
-  SandboxChain,
-  serveChainRpc,
   WorkerContract,
 } from '@cocoon/contracts';
+import { type ChainRpcServer, SandboxChain, serveChainRpc } from '@cocoon/contracts/sandbox';
 import {
   ClientError,
   CocoonClient,

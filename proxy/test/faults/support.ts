@@ -16,9 +16,9 @@ import {
   ensureRoot,
   loadContractCodes,
   rootPolicySource,
-  SandboxChain,
   WorkerContract,
 } from '@cocoon/contracts';
+import { SandboxChain } from '@cocoon/contracts/sandbox';
 import {
   type AttestationPolicy,
   generateSigningKeyPair,

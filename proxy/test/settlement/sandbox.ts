@@ -1,12 +1,7 @@
 // A sandbox chain (real TVM, in memory) with a Root, a staked Proxy contract, a client that topped up its
 // Client contract, and a worker wallet; plus receipts metered through the real Ledger.
-import {
-  DEFAULT_ROOT_PARAMS,
-  ensureProxy,
-  ensureRoot,
-  loadContractCodes,
-  SandboxChain,
-} from '@cocoon/contracts';
+import { DEFAULT_ROOT_PARAMS, ensureProxy, ensureRoot, loadContractCodes } from '@cocoon/contracts';
+import { SandboxChain } from '@cocoon/contracts/sandbox';
 import {
   generateSigningKeyPair,
   jobCost,
