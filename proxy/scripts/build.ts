@@ -5,8 +5,8 @@
  * and is resolved from node_modules at run time (PGlite finds its wasm and data files beside its own code),
  * so the bundle works only inside this checkout, as the bin that runs it does.
  */
-import { readFile, utimes, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import { inputsFileOf } from '../bin/bundle-freshness.js';
@@ -14,6 +14,8 @@ import { inputsFileOf } from '../bin/bundle-freshness.js';
 export const proxyDir = fileURLToPath(new URL('..', import.meta.url));
 const workspaceDir = dirname(proxyDir);
 const defaultOutFile = join(proxyDir, 'dist', 'cocoon-proxy.mjs');
+/** The folder, beside the bundle, of the chunks it imports on demand. */
+const CHUNKS = 'chunks';
 
 /**
  * Bundles only the workspace's own sources: a bare import other than `@cocoon/*` is a third-party package
@@ -47,9 +49,17 @@ export async function bundleProxy(
   const entry = resolve(options.entry ?? join(proxyDir, 'src', 'main.ts'));
   const outFile = resolve(options.outFile ?? defaultOutFile);
   const startedAt = new Date();
+  const outDir = dirname(outFile);
+  // Chunks of an earlier build would linger beside new ones: they are this build's own folder.
+  await rm(join(outDir, CHUNKS), { recursive: true, force: true });
   const result = await build({
-    entryPoints: [entry],
-    outfile: outFile,
+    // Split at dynamic imports, so a module imported only on demand (openChain's sandbox chain) keeps its
+    // third-party imports (@ton/sandbox) in its own chunk instead of at the top of the bundle.
+    entryPoints: { [basename(outFile, '.mjs')]: entry },
+    outdir: outDir,
+    outExtension: { '.js': '.mjs' },
+    splitting: true,
+    chunkNames: `${CHUNKS}/[name]-[hash]`,
     absWorkingDir: workspaceDir,
     bundle: true,
     format: 'esm',
