@@ -105,8 +105,10 @@ export class StoreCredit implements CreditSource {
   async reserve(client: string, jobId: string, amount: bigint): Promise<void> {
     const allowance = await this.allowances.allowance(client);
     const outcome = await this.#reservations.submit({ client, jobId, amount, allowance });
+    if (outcome === 'reserved') return;
     if (outcome === 'duplicate') throw new ProxyError('duplicate_job', `job ${jobId} already holds credit`);
     if (outcome === 'insufficient') throw insufficient(await this.available(client), amount);
+    throw new Error(`proxy_reserve gave no outcome for job ${jobId}`);
   }
 
   settle(jobId: string, spent: bigint): Promise<void> {
