@@ -106,10 +106,19 @@ async function runLoad(
 async function throughputPhase(
   workers: number,
   credit: Credit,
-): Promise<{ result: LoadResult; cpuMsPerJob: number }> {
+): Promise<{ result: LoadResult; cpuMsPerJob: number; atProxy: { p50: number; p99: number } }> {
   return withProxy(async (proxy, model) => {
     let cpuStart = process.cpuUsage();
     let cpuMs = 0;
+    // The open loop's jobs as the proxy sees them: from a request's arrival to its answer's last byte
+    // handed to the socket (the latency it adds, the fake worker's instant answer included).
+    const atProxyMs: number[] = [];
+    let timing = false;
+    proxy.server.prependListener('request', (req, res) => {
+      if (!timing || req.method !== 'POST') return;
+      const started = performance.now();
+      res.once('finish', () => atProxyMs.push(performance.now() - started));
+    });
     const profiler = PROFILE_DIR === undefined ? undefined : new Session();
     const result = (await runLoad(
       ['throughput', proxy.url, String(workers), String(PHASE_SECONDS), model],
@@ -123,6 +132,7 @@ async function throughputPhase(
           cpuStart = process.cpuUsage();
         }
         if (message.phase === 'throughput-end') {
+          timing = true;
           const used = process.cpuUsage(cpuStart);
           cpuMs = (used.user + used.system) / 1000;
           if (profiler) {
@@ -136,7 +146,9 @@ async function throughputPhase(
         }
       },
     )) as LoadResult;
-    return { result, cpuMsPerJob: cpuMs / result.throughput.jobs };
+    atProxyMs.sort((a, b) => a - b);
+    const at = (p: number) => atProxyMs[Math.min(atProxyMs.length - 1, Math.floor(atProxyMs.length * p))] ?? 0;
+    return { result, cpuMsPerJob: cpuMs / result.throughput.jobs, atProxy: { p50: at(0.5), p99: at(0.99) } };
   }, credit);
 }
 
@@ -209,13 +221,13 @@ console.log(
     `${PHASE_SECONDS}s; closed loop of 64 jobs in flight, then an open loop at half that rate\n`,
 );
 console.log(
-  'credit  workers  jobs/s   CPU ms/job   jobs/s per core   load CPU ms/job   p50 ms   p99 ms   (closed loop)   at rate   p50 ms   p99 ms',
+  'credit  workers  jobs/s   CPU ms/job   jobs/s per core   load CPU ms/job   p50 ms   p99 ms   (closed loop)   at rate   p50 ms   p99 ms   at the proxy: p50 ms   p99 ms',
 );
 const preparations: LoadResult['preparation'] = [];
 let ranOut = false;
 for (const credit of CREDITS) {
   for (const workers of WORKER_COUNTS) {
-    const { result, cpuMsPerJob } = await throughputPhase(workers, credit);
+    const { result, cpuMsPerJob, atProxy } = await throughputPhase(workers, credit);
     const { throughput, atHalfRate } = result;
     const rate = throughput.jobs / throughput.seconds;
     preparations.push(...result.preparation);
@@ -234,6 +246,8 @@ for (const credit of CREDITS) {
         String(atHalfRate.rate).padStart(9),
         atHalfRate.p50.toFixed(2).padStart(8),
         atHalfRate.p99.toFixed(2).padStart(8),
+        atProxy.p50.toFixed(2).padStart(22),
+        atProxy.p99.toFixed(2).padStart(8),
       ].join(' '),
     );
   }
