@@ -147,7 +147,8 @@ async function throughputPhase(
       },
     )) as LoadResult;
     atProxyMs.sort((a, b) => a - b);
-    const at = (p: number) => atProxyMs[Math.min(atProxyMs.length - 1, Math.floor(atProxyMs.length * p))] ?? 0;
+    const at = (p: number) =>
+      atProxyMs[Math.min(atProxyMs.length - 1, Math.floor(atProxyMs.length * p))] ?? 0;
     return { result, cpuMsPerJob: cpuMs / result.throughput.jobs, atProxy: { p50: at(0.5), p99: at(0.99) } };
   }, credit);
 }
