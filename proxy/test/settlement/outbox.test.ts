@@ -157,6 +157,22 @@ describe('SettlementOutbox payouts', () => {
 });
 
 describe('ChainAllowance', () => {
+  /** Stores (or raises) the client's latest voucher for `contract`, as VoucherBook does. */
+  const storeVoucher = (client: string, contract: string, total: bigint) =>
+    testStore.store.db
+      .insertInto('proxy_vouchers')
+      .values({
+        client,
+        contract,
+        owner: rawOf(12),
+        total,
+        query_id: total,
+        signature: '00'.repeat(64),
+        updated_at: new Date(),
+      })
+      .onConflict((oc) => oc.column('client').doUpdateSet({ total }))
+      .execute();
+
   it('is the lesser of the deposit and the signed total plus the window, with no window while closing', async () => {
     const chain = new FakeChain();
     const clock = new ManualClock(1_800_000_000_000);
@@ -168,18 +184,7 @@ describe('ChainAllowance', () => {
     );
     const client = toHex(randomBytes(32));
     const contract = rawOf(11);
-    await testStore.store.db
-      .insertInto('proxy_vouchers')
-      .values({
-        client,
-        contract,
-        owner: rawOf(12),
-        total: 500n,
-        query_id: 3n,
-        signature: '00'.repeat(64),
-        updated_at: new Date(),
-      })
-      .execute();
+    await storeVoucher(client, contract, 500n);
     expect(await allowance.allowance(client)).toBe(0n);
     clock.advance(1_000);
     chain.accounts.set(contract, { balance: 10_000n, stake: 0n, chargedTotal: 400n, closing: false });
@@ -206,24 +211,10 @@ describe('ChainAllowance', () => {
     const client = toHex(randomBytes(32));
     const contract = rawOf(21);
     chain.accounts.set(contract, { balance: 10_000n, stake: 0n, chargedTotal: 0n, closing: false });
-    const signTotal = (total: bigint) =>
-      testStore.store.db
-        .insertInto('proxy_vouchers')
-        .values({
-          client,
-          contract,
-          owner: rawOf(22),
-          total,
-          query_id: total,
-          signature: '00'.repeat(64),
-          updated_at: new Date(),
-        })
-        .onConflict((oc) => oc.column('client').doUpdateSet({ total }))
-        .execute();
     expect(await allowance.allowance(client)).toBe(0n);
-    await signTotal(500n);
+    await storeVoucher(client, contract, 500n);
     expect(await allowance.allowance(client)).toBe(600n);
-    await signTotal(900n);
+    await storeVoucher(client, contract, 900n);
     expect(await allowance.allowance(client)).toBe(600n);
     clock.advance(1_000);
     expect(await allowance.allowance(client)).toBe(1_000n);
