@@ -128,17 +128,18 @@ export async function startNetwork({
     const params = await root.getParams();
     const policy = rootPolicySource(root, { allowDev: config.ATTESTATION_ALLOW_DEV });
     const operator = await startProxyOperator(chain, root, config);
+    const proxyLog = log.child({ role: 'proxy' });
     const proxy = await CocoonProxy.start(
       {
         store: store as never,
         policySource: policy,
-        credit: operator.credit(store.db as never),
+        credit: operator.credit(store.db as never, proxyLog.child({ part: 'credit' })),
         settlement: {
           chain: operator.settlementChain,
           secretKey: operator.secretKey,
           settings: operator.settings,
         },
-        log: log.child({ role: 'proxy' }),
+        log: proxyLog,
       },
       { host: config.PROXY_HOST, port: ports.proxy ?? config.PROXY_PORT },
     );

@@ -1,7 +1,7 @@
 /**
  * The benchmark's proxy, in the bench process (throughput phases) or in a process of its own
  * (bench/proxy-process.ts, the memory phase): on loopback over a store, with limits far above the load so
- * that only capacity shows, and credit reservations in memory or as rows in the store as `cocoon-proxy`
+ * that only capacity shows, and credit reservations in memory or leased from the store as `cocoon-proxy`
  * keeps them.
  */
 import { randomBytes, toHex } from '@cocoon/shared';

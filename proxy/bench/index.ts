@@ -7,7 +7,7 @@
  *   proxy's CPU time per job (and the jobs/s one core would route at that cost), and end-to-end latency
  *   p50/p99 at half that rate (an upper bound of the latency the proxy adds: the fake engine answers at once);
  *   and the load process's own CPU time per job (it shares the cores: near the proxy's, it limits the figure);
- *   with credit reservations in memory (routing alone), then in the store as `cocoon-proxy` keeps them.
+ *   with credit reservations in memory (routing alone), then leased from the store as `cocoon-proxy` takes them.
  * - Memory: the RSS of a proxy process as `cocoon-proxy` runs (bundled, on plain Node, PGlite's wasm kept at
  *   V8's baseline tier; BENCH_WASM_TIER_UP=1 lets it tier up) with 1,000 jobs in flight (workers streaming
  *   slowly), against its target.
@@ -28,6 +28,12 @@ import { CREDITS, type Credit, startBenchProxy } from './bench-proxy.js';
 
 const PHASE_SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? '1,10,100').split(',').map(Number);
+/** Where credit reservations are kept (`memory`, `store`, or both, comma-separated; default both). */
+const CREDIT_PLACES = (process.env.BENCH_CREDIT ?? CREDITS.join(',')).split(',').map((place) => {
+  if (!(CREDITS as readonly string[]).includes(place))
+    throw new Error(`BENCH_CREDIT: no credit place ${place}`);
+  return place as Credit;
+});
 /** Set to a folder to write a CPU profile of the proxy during each throughput phase. */
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 /** A Postgres server to use instead of an embedded PGlite store per phase (its tables are shared). */
@@ -55,7 +61,7 @@ interface LoadMessage {
 
 /**
  * The benchmark's proxy (bench/bench-proxy.ts) in this process, over a fresh store.
- * `credit`: reservations in memory, or rows in the store as `cocoon-proxy` keeps them.
+ * `credit`: reservations in memory, or leased from the store as `cocoon-proxy` takes them (StoreCredit).
  */
 async function withProxy<T>(
   run: (proxy: CocoonProxy, model: string) => Promise<T>,
@@ -226,7 +232,7 @@ console.log(
 );
 const preparations: LoadResult['preparation'] = [];
 let ranOut = false;
-for (const credit of CREDITS) {
+for (const credit of CREDIT_PLACES) {
   for (const workers of WORKER_COUNTS) {
     const { result, cpuMsPerJob, atProxy } = await throughputPhase(workers, credit);
     const { throughput, atHalfRate } = result;

@@ -40,19 +40,22 @@ export interface WorkerTotalsTable extends TotalsColumns {
   payout_address: string;
 }
 
-/** Credit per client: what receipts charged and what open jobs hold. */
+/** Per client, the credit all proxies' leases hold together (the sum of its rows in proxy_credit_leases). */
 export interface CreditTable {
   client: string;
-  charged: Money;
-  reserved: Money;
+  held: Money;
 }
 
-/** One row per job holding credit; deleting it releases the credit (once). */
-export interface ReservationsTable {
-  job_id: string;
+/**
+ * Credit a proxy holds for a client's jobs (StoreCredit): its jobs reserve from it in the proxy's memory.
+ * One row per (client, holder); a holder that stops renewing its leases has died, and they are released.
+ */
+export interface CreditLeasesTable {
   client: string;
+  /** The proxy process holding the lease (random per StoreCredit). */
+  holder: string;
   amount: Money;
-  created_at: ColumnType<Date, never, never>;
+  renewed_at: Date;
 }
 
 /**
@@ -121,7 +124,7 @@ export interface ProxyDb {
   proxy_client_totals: ClientTotalsTable;
   proxy_worker_totals: WorkerTotalsTable;
   proxy_credit: CreditTable;
-  proxy_reservations: ReservationsTable;
+  proxy_credit_leases: CreditLeasesTable;
   proxy_outbox: OutboxTable;
   proxy_state_records: StateRecordsTable;
 }
@@ -239,10 +242,42 @@ export const proxyMigrations: MigrationSet = {
       },
     },
     '0004_hot_path_functions': {
-      // The per-job statements as PL/pgSQL functions: a function keeps its statements' plans for the session,
-      // where a statement sent as text is planned on every call (about 1-2 ms of CPU for these CTEs on
-      // PGlite, more than the rows of a whole batch cost).
+      // Its functions are defined by 0005, which replaces them (a database that ran this step had the
+      // per-job reservation versions; one that did not gets the current ones from 0005 directly).
+      async up() {},
+    },
+    '0005_credit_leases': {
       async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('proxy_credit_leases')
+          .addColumn('client', 'text', (c) => c.notNull())
+          .addColumn('holder', 'text', (c) => c.notNull())
+          .addColumn('amount', money, (c) => c.notNull().check(sql`amount > 0`))
+          .addColumn('renewed_at', 'timestamptz', (c) => c.notNull())
+          .addPrimaryKeyConstraint('proxy_credit_leases_pk', ['client', 'holder'])
+          .execute();
+        await db.schema
+          .createIndex('proxy_credit_leases_renewed')
+          .on('proxy_credit_leases')
+          .column('renewed_at')
+          .execute();
+        // The reservations of a proxy that ran before leases: one lease per client under a holder that
+        // never renews, so the periodic release frees them once no such job can still be running.
+        await sql`
+          insert into proxy_credit_leases (client, holder, amount, renewed_at)
+          select client, 'reservations-before-leases', sum(amount), max(created_at)
+          from proxy_reservations group by client having sum(amount) > 0`.execute(db);
+        await sql`drop function if exists proxy_reserve(text[], text[], numeric[], numeric[])`.execute(db);
+        await sql`drop function if exists proxy_settle(text[], numeric[])`.execute(db);
+        await db.schema.dropTable('proxy_reservations').execute();
+        // What receipts charged is the client's receipt total (proxy_client_totals.amount).
+        await db.schema.alterTable('proxy_credit').dropColumn('charged').execute();
+        await db.schema.alterTable('proxy_credit').renameColumn('reserved', 'held').execute();
+        await sql`
+          update proxy_credit set held = coalesce(
+            (select sum(amount) from proxy_credit_leases as lease where lease.client = proxy_credit.client), 0)`.execute(
+          db,
+        );
         for (const definition of HOT_PATH_FUNCTIONS) await sql.raw(definition).execute(db);
       },
     },
@@ -260,16 +295,18 @@ const addToTotals = (table: string, key: string) => `
       .join(', ')}`;
 
 /**
+ * The per-job statements as PL/pgSQL functions: a function keeps its statements' plans for the session, where
+ * a statement sent as text is planned on every call (about 1-2 ms of CPU for these CTEs on PGlite, more than
+ * the rows of a whole batch cost).
  * - proxy_record_receipts: new receipts, then each touched total once, from the rows really inserted (a
- *   receipt already stored adds nothing); a new receipt also ends its job's reservation (StoreCredit),
- *   charging the receipt's amount, so a recorded receipt never leaves credit reserved. Returns the ids
- *   inserted.
- * - proxy_reserve: per job in order, takes the credit if allowance − charged − reserved covers it, then
- *   holds it under the job id; returns 'reserved', 'insufficient' or 'duplicate' (a job id already held:
- *   the credit just taken is given back). Callers sort a batch by client.
- * - proxy_settle: ends reservations, charging what was spent (at most what was reserved); a reservation
- *   already gone changes nothing.
- * Client rows are locked in key order everywhere (the credit row before the job's reservation), so proxies
+ *   receipt already stored adds nothing). Returns the ids inserted. It touches no credit row, so it never
+ *   waits for a lease.
+ * - proxy_lease: per client of one holder (sorted by client), gives back `returns` of its lease, then, when
+ *   `wants` > 0, adds to it up to `wants` of what allowance − charged (the client's receipt total) − held
+ *   leaves, or nothing if that is less than `needs`; with `renew`, marks every lease of the holder as alive.
+ *   Returns each client's lease as now stored (0 when its row is gone: released as stale, or given back).
+ * - proxy_release_stale_leases: releases the leases not renewed since `stale_before` (their proxy died).
+ * Every statement locks a client's proxy_credit row before its lease rows, clients in key order, so proxies
  * sharing a Postgres cannot deadlock on them.
  */
 const HOT_PATH_FUNCTIONS = [
@@ -286,17 +323,7 @@ begin
     select * from unnest(in_ids, in_job_ids, in_clients, in_worker_keys, in_payout_addresses, in_models,
       in_prompt_tokens, in_completion_tokens, in_prices, in_amounts, in_times, in_bocs, in_signatures)
     on conflict do nothing
-    returning id, job_id, client, payout_address, prompt_tokens, completion_tokens, amount
-  ), settled as (
-    delete from proxy_reservations as reservation using inserted
-    where reservation.job_id = inserted.job_id
-    returning reservation.client, reservation.amount, least(reservation.amount, inserted.amount) as charged
-  ), credit as (
-    insert into proxy_credit as credit (client, charged, reserved)
-    select settled.client, sum(settled.charged), -sum(settled.amount) from settled
-    group by settled.client order by settled.client
-    on conflict (client) do update
-    set charged = credit.charged + excluded.charged, reserved = credit.reserved + excluded.reserved
+    returning id, client, payout_address, prompt_tokens, completion_tokens, amount
   ), by_client as (
     ${addToTotals('proxy_client_totals', 'client')}
   ), by_worker as (
@@ -304,43 +331,72 @@ begin
   )
   select inserted.id from inserted;
 end $$`,
-  `create or replace function proxy_reserve(
-  in_job_ids text[], in_clients text[], in_amounts numeric[], in_allowances numeric[]
-) returns setof text language plpgsql as $$
+  `create or replace function proxy_lease(
+  in_holder text, in_clients text[], in_returns numeric[], in_needs numeric[], in_wants numeric[],
+  in_allowances numeric[], in_renew boolean
+) returns table (client text, leased numeric) language plpgsql as $$
+#variable_conflict use_column
+declare
+  v_held numeric;
+  v_leased numeric;
+  v_free numeric;
+  v_grant numeric;
 begin
-  for i in 1 .. coalesce(array_length(in_job_ids, 1), 0) loop
-    insert into proxy_credit as credit (client, charged, reserved)
-    select in_clients[i], 0, in_amounts[i] where in_allowances[i] >= in_amounts[i]
-    on conflict (client) do update set reserved = credit.reserved + excluded.reserved
-    where in_allowances[i] - credit.charged - credit.reserved >= excluded.reserved;
-    if not found then
-      return next 'insufficient';
-      continue;
+  for i in 1 .. coalesce(array_length(in_clients, 1), 0) loop
+    insert into proxy_credit as credit (client, held) values (in_clients[i], 0) on conflict do nothing;
+    select credit.held into v_held from proxy_credit as credit where credit.client = in_clients[i] for update;
+    select lease.amount into v_leased from proxy_credit_leases as lease
+    where lease.client = in_clients[i] and lease.holder = in_holder for update;
+    v_leased := coalesce(v_leased, 0);
+    -- never more than the lease holds: a lease released as stale gives nothing back twice
+    v_grant := -least(in_returns[i], v_leased);
+    if in_wants[i] > 0 then
+      select in_allowances[i] - coalesce(max(total.amount), 0) - (v_held + v_grant) into v_free
+      from proxy_client_totals as total where total.client = in_clients[i];
+      if least(in_wants[i], v_free) >= greatest(in_needs[i], 1) then
+        v_grant := v_grant + least(in_wants[i], v_free);
+      end if;
     end if;
-    insert into proxy_reservations (job_id, client, amount)
-    values (in_job_ids[i], in_clients[i], in_amounts[i])
-    on conflict do nothing;
-    if found then
-      return next 'reserved';
+    v_leased := v_leased + v_grant;
+    update proxy_credit as credit set held = credit.held + v_grant where credit.client = in_clients[i];
+    if v_leased > 0 then
+      insert into proxy_credit_leases as lease (client, holder, amount, renewed_at)
+      values (in_clients[i], in_holder, v_leased, now())
+      on conflict (client, holder) do update set amount = excluded.amount, renewed_at = excluded.renewed_at;
     else
-      update proxy_credit set reserved = reserved - in_amounts[i] where client = in_clients[i];
-      return next 'duplicate';
+      delete from proxy_credit_leases as lease where lease.client = in_clients[i] and lease.holder = in_holder;
     end if;
+    client := in_clients[i];
+    leased := v_leased;
+    return next;
   end loop;
+  if in_renew then
+    update proxy_credit_leases as lease set renewed_at = now()
+    where lease.holder = in_holder and lease.renewed_at < now();
+  end if;
 end $$`,
-  `create or replace function proxy_settle(in_job_ids text[], in_spent numeric[]) returns void
+  `create or replace function proxy_release_stale_leases(stale_before timestamptz) returns integer
 language plpgsql as $$
+declare
+  v_client text;
+  v_released numeric;
+  v_count integer := 0;
+  v_leases integer;
 begin
-  with ended as (
-    delete from proxy_reservations as reservation
-    using unnest(in_job_ids, in_spent) as input(job_id, spent)
-    where reservation.job_id = input.job_id
-    returning reservation.client, reservation.amount, least(reservation.amount, input.spent) as charged
-  )
-  insert into proxy_credit as credit (client, charged, reserved)
-  select ended.client, sum(ended.charged), -sum(ended.amount) from ended
-  group by ended.client order by ended.client
-  on conflict (client) do update
-  set charged = credit.charged + excluded.charged, reserved = credit.reserved + excluded.reserved;
+  for v_client in
+    select distinct lease.client from proxy_credit_leases as lease
+    where lease.renewed_at < stale_before order by lease.client
+  loop
+    perform 1 from proxy_credit as credit where credit.client = v_client for update;
+    with released as (
+      delete from proxy_credit_leases as lease
+      where lease.client = v_client and lease.renewed_at < stale_before
+      returning lease.amount
+    )
+    select coalesce(sum(amount), 0), count(*) into v_released, v_leases from released;
+    update proxy_credit as credit set held = credit.held - v_released where credit.client = v_client;
+    v_count := v_count + v_leases;
+  end loop;
+  return v_count;
 end $$`,
 ];

@@ -131,9 +131,9 @@ export class Ledger {
   }
 
   /**
-   * One statement, so atomic without a transaction (`proxy_record_receipts`, db.ts): the receipts, their
-   * totals and the end of their jobs' reservations. Returns per row whether it was fresh (of rows with the
-   * same id in one batch, the first).
+   * One statement, so atomic without a transaction (`proxy_record_receipts`, db.ts): the receipts and their
+   * totals (the client's is what its credit counts as charged). Returns per row whether it was fresh (of
+   * rows with the same id in one batch, the first).
    */
   async #write(rows: Insertable<ReceiptsTable>[]): Promise<boolean[]> {
     const column = (name: keyof Insertable<ReceiptsTable>) => rows.map((row) => String(row[name]));

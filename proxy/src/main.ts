@@ -31,7 +31,7 @@ const proxy = await CocoonProxy.start(
   {
     store,
     policySource: rootPolicySource(root, { allowDev: config.ATTESTATION_ALLOW_DEV }),
-    credit: operator.credit(store.db),
+    credit: operator.credit(store.db, log.child({ part: 'credit' })),
     settlement: {
       chain: operator.settlementChain,
       secretKey: operator.secretKey,

@@ -3,6 +3,7 @@
 import { type Chain, ensureProxy, loadContractCodes, type RootContract } from '@cocoon/contracts';
 import { type Config, maxAmount, systemClock } from '@cocoon/shared';
 import { loadOrCreateKey } from '@cocoon/shared/key-file';
+import type { Logger } from '@cocoon/shared/log';
 import type { OpenedContract } from '@ton/core';
 import type { Kysely } from 'kysely';
 import type { CreditSource } from './credit.js';
@@ -20,7 +21,7 @@ export interface ProxyOperator {
   settings: Partial<SettlementSettings> & Pick<SettlementSettings, 'creditWindow'>;
   clientCode: Awaited<ReturnType<typeof loadContractCodes>>['client'];
   /** Credit backed by each client's on-chain deposit and signed totals. */
-  credit(db: Kysely<ProxyDb>): CreditSource;
+  credit(db: Kysely<ProxyDb>, log?: Logger): CreditSource;
 }
 
 export async function startProxyOperator(
@@ -62,10 +63,11 @@ export async function startProxyOperator(
     settlementChain,
     settings,
     clientCode: codes.client,
-    credit: (db) =>
+    credit: (db, log) =>
       new StoreCredit(
         db,
         new ChainAllowance(db, settlementChain, SettlementSettings.parse(settings), systemClock),
+        log === undefined ? {} : { log },
       ),
   };
 }

@@ -87,6 +87,7 @@ export class CocoonProxy {
     readonly settlement: SettlementOutbox | undefined,
     /** Records the settlement state hash on the Proxy contract, when the proxy settles on-chain. */
     readonly stateAnchor: StateAnchor | undefined,
+    private readonly credit: CreditSource,
   ) {}
 
   /**
@@ -112,10 +113,10 @@ export class CocoonProxy {
       // before anything moves money or credit from this database
       await stateAnchor.verify();
     }
-    // no job runs longer than this: a reservation older than it belongs to a job that ended unsettled
+    // no job runs longer than this: credit a dead proxy held that long belongs to no running job
     const staleAfterMs = limits.jobDeadlineMs + limits.receiptGraceMs;
     const recovered = await credit.recover?.(staleAfterMs);
-    if (recovered) log?.info({ reservations: recovered }, 'settled reservations left by a previous run');
+    if (recovered) log?.info({ leases: recovered }, 'released credit leases of proxies that stopped');
     const policy = new PolicyKeeper(
       options.policySource,
       clock,
@@ -199,17 +200,17 @@ export class CocoonProxy {
       Math.max(100, Math.floor(limits.heartbeatTimeoutMs / 4)),
     );
     const timers = [sweeper];
-    // A job whose receipt write or release was lost (a database outage, a crash of this or another proxy on
-    // the same database) keeps its reservation until recovery settles it, once no job can still be running.
+    // Credit held by a proxy that died (this one before a restart, or another on the same database) is
+    // released once no job of that proxy can still be running.
     const recover = credit.recover?.bind(credit);
     if (recover !== undefined) {
       const recovery = setInterval(() => {
         recover(staleAfterMs).then(
-          (settled) => {
-            if (settled)
-              log?.warn({ reservations: settled }, 'settled reservations of jobs that ended unsettled');
+          (released) => {
+            if (released) log?.warn({ leases: released }, 'released credit leases of proxies that stopped');
           },
-          (error: unknown) => log?.warn({ err: error }, 'reservation recovery failed; it runs again'),
+          (error: unknown) =>
+            log?.warn({ err: error }, 'releasing stale credit leases failed; it runs again'),
         );
       }, staleAfterMs);
       timers.push(recovery);
@@ -243,6 +244,7 @@ export class CocoonProxy {
       timers,
       settlement,
       stateAnchor,
+      credit,
     );
   }
 
@@ -256,7 +258,10 @@ export class CocoonProxy {
     return `http://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
   }
 
-  /** Stops accepting, closes worker links (their jobs fail over or end) and the HTTP server. */
+  /**
+   * Stops accepting, closes worker links (their jobs fail over or end) and the HTTP server, then gives back
+   * the credit its jobs held.
+   */
   async close(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
     await this.settlement?.stop();
@@ -265,5 +270,6 @@ export class CocoonProxy {
     await this.endpoint.close();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.credit.close?.();
   }
 }

@@ -1,4 +1,4 @@
-import type { Clock, SealedChunk, SealedJob, SignedReceipt } from '@cocoon/shared';
+import type { Clock, Receipt, SealedChunk, SealedJob, SignedReceipt } from '@cocoon/shared';
 import type { Logger } from '@cocoon/shared/log';
 import type { CreditSource } from './credit.js';
 import { ProxyError } from './errors.js';
@@ -399,20 +399,14 @@ export class JobRouter implements RegistryListener, JobMessageHandler {
     job.receiptPending = true;
     const { ledger, log, registry } = this.deps;
     // A cancelled job has already ended for its client; only its credit is left to settle.
-    const end = (
-      error: ProxyError | undefined,
-      settlement: { spent?: bigint; receipt?: SignedReceipt; settle?: boolean },
-    ) => {
-      if (job.state !== 'cancelled') {
-        this.#finish(job, error, settlement);
-        return;
-      }
-      clearTimeout(job.timer);
-      this.#forget(job);
-      if (settlement.settle !== false) this.#settle(job, settlement.spent ?? 0n);
+    const end = (error: ProxyError | undefined, settlement: { spent?: bigint; receipt?: SignedReceipt }) => {
+      if (job.state === 'cancelled') this.#settleCancelled(job, settlement.spent ?? 0n);
+      else this.#finish(job, error, settlement);
     };
+    let checked: Receipt | undefined;
     try {
       const { receipt, id } = await checkReceipt(signed, terms);
+      checked = receipt;
       const { fresh } = await ledger.record(signed, receipt, terms.payoutAddress, id);
       this.#metrics?.receipts.inc({ result: fresh ? 'recorded' : 'duplicate' });
       if (fresh) this.#metrics?.charged.inc(Number(receipt.amount));
@@ -420,9 +414,12 @@ export class JobRouter implements RegistryListener, JobMessageHandler {
       end(undefined, { spent: fresh ? receipt.amount : 0n, receipt: signed });
     } catch (error) {
       if (!(error instanceof ReceiptRefused)) {
-        // Not stored, so not settled: the reservation stays until recovery looks for the receipt again.
         log?.error({ jobId: job.id, err: (error as Error).message }, 'could not record a receipt');
-        end(new ProxyError('internal', 'the receipt could not be recorded'), { settle: false });
+        // Whether the write landed is unknown: the job counts as having spent its receipt's amount here (as
+        // much as it may), and what the client is charged is what the store's receipts say.
+        end(new ProxyError('internal', 'the receipt could not be recorded'), {
+          spent: checked?.amount ?? terms.maxCost,
+        });
         return;
       }
       this.#metrics?.receipts.inc({ result: 'refused' });
@@ -483,7 +480,7 @@ export class JobRouter implements RegistryListener, JobMessageHandler {
   #finish(
     job: RoutedJob,
     error: ProxyError | undefined,
-    options: { spent?: bigint; receipt?: SignedReceipt; settle?: boolean; outcome?: 'cancelled' } = {},
+    options: { spent?: bigint; receipt?: SignedReceipt; outcome?: 'cancelled' } = {},
   ): void {
     if (job.state === 'done' || job.state === 'cancelled') return;
     clearTimeout(job.timer);
@@ -492,7 +489,7 @@ export class JobRouter implements RegistryListener, JobMessageHandler {
     this.#dequeue(job);
     this.#releaseSlot(job);
     this.#forget(job);
-    if (options.settle !== false) this.#settle(job, options.spent ?? 0n);
+    this.#settle(job, options.spent ?? 0n);
     if (options.receipt !== undefined) {
       const seconds = (this.deps.clock.now() - job.admittedAtMs) / 1000;
       this.#metrics?.jobDuration.observe(seconds);

@@ -12,6 +12,7 @@ import { type CreditSource, fixedAllowance, MemoryCredit, StoreCredit } from '..
 import { ProxyError } from '../src/errors.js';
 import { checkReceipt, type JobTerms, Ledger } from '../src/ledger.js';
 import { openTestStore } from './support/harness.js';
+import { waitFor } from './support/wait.js';
 
 let testStore: Awaited<ReturnType<typeof openTestStore>>;
 
@@ -24,48 +25,85 @@ afterAll(async () => {
 
 const hex = (bytes: number) => toHex(randomBytes(bytes));
 
-describe.each([
-  ['MemoryCredit', () => new MemoryCredit(fixedAllowance(1_000n))],
-  ['StoreCredit', () => new StoreCredit(testStore.store.db, fixedAllowance(1_000n))],
-] as const)('%s', (_name, make: () => CreditSource) => {
+/** A credit source and how a job of it is charged: a recorded receipt, then the router's settle. */
+interface CreditUnderTest {
+  credit: CreditSource;
+  charge(client: string, jobId: string, spent: bigint): Promise<void>;
+}
+
+const credits: [string, () => CreditUnderTest][] = [
+  [
+    'MemoryCredit',
+    () => {
+      const credit = new MemoryCredit(fixedAllowance(1_000n));
+      return { credit, charge: (_client, jobId, spent) => credit.settle(jobId, spent) };
+    },
+  ],
+  [
+    'StoreCredit',
+    () => {
+      const credit = new StoreCredit(testStore.store.db, fixedAllowance(1_000n), { foldMs: 10 });
+      return { credit, charge: (client, jobId, spent) => chargeReceipt(credit, client, jobId, spent) };
+    },
+  ],
+];
+
+const ledgerWorker = generateSigningKeyPair();
+
+/** Records a receipt of `spent` for the job, as the router does, then settles the job with it. */
+async function chargeReceipt(credit: CreditSource, client: string, jobId: string, spent: bigint) {
+  const receipt = makeReceipt({ jobId, client, worker: toHex(ledgerWorker.publicKey), amount: spent });
+  await new Ledger(testStore.store.db).record(
+    signReceipt(receipt, ledgerWorker.secretKey),
+    receipt,
+    'payout-l',
+  );
+  await credit.settle(jobId, spent);
+}
+
+describe.each(credits)('%s', (_name, make) => {
   it('reserves up to the allowance and charges only what was spent', async () => {
-    const credit = make();
+    const { credit, charge } = make();
     const client = hex(32);
     const [first, second] = [hex(16), hex(16)];
     await credit.reserve(client, first, 600n);
     await expect(credit.reserve(client, second, 401n)).rejects.toMatchObject({ code: 'insufficient_credit' });
     await credit.reserve(client, second, 400n);
     expect(await credit.available(client)).toBe(0n);
+    await charge(client, first, 250n);
+    expect(await credit.available(client)).toBe(350n);
+    // A second settle of the same job does nothing.
     await credit.settle(first, 250n);
     expect(await credit.available(client)).toBe(350n);
-    // A second settle of the same job does nothing; spent never exceeds what was reserved.
-    await credit.settle(first, 250n);
-    await credit.settle(second, 10_000n);
-    expect(await credit.available(client)).toBe(350n);
+    await credit.settle(second, 0n);
+    expect(await credit.available(client)).toBe(750n);
     expect(await credit.available(hex(32))).toBe(1_000n);
+    await credit.close?.();
   });
 
   it('refuses a second reservation for the same job', async () => {
-    const credit = make();
+    const { credit } = make();
     const client = hex(32);
     const job = hex(16);
     await credit.reserve(client, job, 1n);
     await expect(credit.reserve(client, job, 1n)).rejects.toBeInstanceOf(ProxyError);
     expect(await credit.available(client)).toBe(999n);
+    await credit.close?.();
   });
 
   it('never over-reserves under concurrent reservations', async () => {
-    const credit = make();
+    const { credit } = make();
     const client = hex(32);
     const results = await Promise.allSettled(
       Array.from({ length: 12 }, () => credit.reserve(client, hex(16), 100n)),
     );
     expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(10);
     expect(await credit.available(client)).toBe(0n);
+    await credit.close?.();
   });
 
   it('gives each of reservations sent together its own outcome, in order per client', async () => {
-    const credit = make();
+    const { credit, charge } = make();
     const [a, b] = [hex(32), hex(32)];
     const [j1, j2, j3, j4, j5] = [hex(16), hex(16), hex(16), hex(16), hex(16)];
     const outcomes = await Promise.allSettled([
@@ -87,27 +125,88 @@ describe.each([
       'reserved',
     ]);
     expect([await credit.available(a), await credit.available(b)]).toEqual([0n, 0n]);
-    await credit.settle(j1, 100n);
+    await charge(a, j1, 100n);
     expect(await credit.available(a)).toBe(500n);
+    await credit.close?.();
   });
 });
 
-describe('StoreCredit.recover', () => {
-  it('settles stale reservations with their stored receipt, or with nothing', async () => {
-    const credit = new StoreCredit(testStore.store.db, fixedAllowance(1_000n));
-    const ledger = new Ledger(testStore.store.db);
-    const worker = generateSigningKeyPair();
+describe('StoreCredit leases', () => {
+  const leases = (client: string) =>
+    testStore.store.db
+      .selectFrom('proxy_credit_leases')
+      .select(['holder', 'amount'])
+      .where('client', '=', client)
+      .execute();
+  const held = async (client: string) =>
+    (
+      await testStore.store.db
+        .selectFrom('proxy_credit')
+        .select('held')
+        .where('client', '=', client)
+        .executeTakeFirst()
+    )?.held;
+
+  it('hold credit another proxy cannot take until it is given back, and count receipts once', async () => {
+    const first = new StoreCredit(testStore.store.db, fixedAllowance(1_000n), { foldMs: 10 });
+    const second = new StoreCredit(testStore.store.db, fixedAllowance(1_000n), { foldMs: 10 });
     const client = hex(32);
-    const [paid, unpaid] = [hex(16), hex(16)];
-    await credit.reserve(client, paid, 300n);
-    await credit.reserve(client, unpaid, 300n);
-    const receipt = makeReceipt({ jobId: paid, client, worker: toHex(worker.publicKey), amount: 120n });
-    await ledger.record(signReceipt(receipt, worker.secretKey), receipt, 'payout-a');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    // Other tests' reservations in this store are stale too.
-    expect(await credit.recover(10)).toBeGreaterThanOrEqual(2);
-    expect(await credit.available(client)).toBe(880n);
-    expect(await credit.recover(10)).toBe(0);
+    const [job, other] = [hex(16), hex(16)];
+    await first.reserve(client, job, 300n);
+    // The first proxy's lease covers the job and as much again for the next ones.
+    expect(await leases(client)).toEqual([{ holder: first.holder, amount: 600n }]);
+    expect(await held(client)).toBe(600n);
+    await expect(second.reserve(client, other, 500n)).rejects.toMatchObject({ code: 'insufficient_credit' });
+    expect(await second.available(client)).toBe(400n);
+    await second.reserve(client, other, 400n);
+
+    await chargeReceipt(first, client, job, 120n);
+    expect(await first.available(client)).toBe(1_000n - 120n - 400n);
+    // Idle, the first proxy gives its lease back; what the receipt charged stays charged.
+    await waitFor(async () => (await leases(client)).length === 1, 'the idle lease given back');
+    expect(await second.available(client)).toBe(1_000n - 120n - 400n);
+    await second.settle(other, 0n);
+    await waitFor(async () => (await held(client)) === 0n, 'every lease given back');
+    expect(await first.available(client)).toBe(880n);
+    await Promise.all([first.close(), second.close()]);
+  });
+
+  it('takes no new job on a lease granted under a higher allowance than the client has now', async () => {
+    let allowance = 1_000n;
+    const credit = new StoreCredit(
+      testStore.store.db,
+      { allowance: async () => allowance },
+      { foldMs: 60_000 },
+    );
+    const client = hex(32);
+    await credit.reserve(client, hex(16), 100n);
+    expect((await leases(client))[0]?.amount).toBe(200n);
+    allowance = 150n;
+    await expect(credit.reserve(client, hex(16), 100n)).rejects.toMatchObject({
+      code: 'insufficient_credit',
+    });
+    // the unused part went back with the check: the lease holds the job in flight only
+    expect((await leases(client))[0]?.amount).toBe(100n);
+    await credit.reserve(client, hex(16), 50n);
+    await credit.close();
+    expect(await leases(client)).toEqual([]);
+  });
+
+  it('releases the leases of a proxy that stopped renewing them, and only those', async () => {
+    const crashed = new StoreCredit(testStore.store.db, fixedAllowance(1_000n), { foldMs: 3_600_000 });
+    const live = new StoreCredit(testStore.store.db, fixedAllowance(1_000n), { foldMs: 10 });
+    const [client, busy] = [hex(32), hex(32)];
+    await crashed.reserve(client, hex(16), 500n);
+    await live.reserve(busy, hex(16), 100n);
+    expect(await live.available(client)).toBe(0n);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    // Other tests' abandoned leases in this store are stale too.
+    expect(await live.recover(1)).toBeGreaterThanOrEqual(1);
+    expect(await leases(client)).toEqual([]);
+    expect(await held(client)).toBe(0n);
+    expect(await leases(busy)).toEqual([{ holder: live.holder, amount: 200n }]);
+    expect(await live.available(client)).toBe(1_000n);
+    await live.close();
   });
 });
 
@@ -175,32 +274,6 @@ describe('Ledger', () => {
       amount: 60n,
     });
     expect(await ledger.workerTotals(`payout-${client}`)).toEqual(await ledger.clientTotals(client));
-  });
-
-  it('ends the job’s credit reservation in the same write as its receipt', async () => {
-    const credit = new StoreCredit(testStore.store.db, fixedAllowance(1_000n));
-    const ledger = new Ledger(testStore.store.db);
-    const worker = generateSigningKeyPair();
-    const client = hex(32);
-    const [paid, over, open] = [hex(16), hex(16), hex(16)];
-    await credit.reserve(client, paid, 300n);
-    await credit.reserve(client, over, 100n);
-    await credit.reserve(client, open, 200n);
-    const receipts = [
-      makeReceipt({ jobId: paid, client, worker: toHex(worker.publicKey), amount: 120n }),
-      // a receipt above its reservation charges the reservation only (as settle does)
-      makeReceipt({ jobId: over, client, worker: toHex(worker.publicKey), amount: 150n }),
-    ];
-    await Promise.all(
-      receipts.map((receipt) => ledger.record(signReceipt(receipt, worker.secretKey), receipt, 'payout-c')),
-    );
-    expect(await credit.available(client)).toBe(1_000n - 120n - 100n - 200n);
-    // the router's settle afterwards finds nothing left to settle
-    await credit.settle(paid, 120n);
-    await credit.settle(over, 150n);
-    expect(await credit.available(client)).toBe(580n);
-    await credit.settle(open, 0n);
-    expect(await credit.available(client)).toBe(780n);
   });
 
   it('totals amounts beyond 2^64 nanotons exactly', async () => {

@@ -53,9 +53,14 @@ describe('several proxies on one Postgres', () => {
     expect(response.status).toBe(402);
     expect(await response.json()).toMatchObject({ error: { code: 'insufficient_credit' } });
 
-    // Once the first job ends and its receipt charges what it cost, the rest is free again on both.
+    // Once the first job ends and its receipt charges what it cost, the first proxy gives the rest back
+    // (within two folds of its lease, the client being idle there), free again on both.
     holding.release(held.sealed.header.jobId);
     expect((await running).status).toBe(200);
+    await waitFor(
+      async () => (await second.credit.available(atSecond.account)) >= 1_000n,
+      'the first proxy to give back its lease',
+    );
     const accepted = await atSecond.seal(MODEL, [echoing.hpkePublicKey], { maxCost: 1_000n });
     expect((await atSecond.run(accepted.sealed, accepted.jobKey)).status).toBe(200);
 

@@ -237,7 +237,8 @@ describe('cocoon-proxy SIGKILLed and restarted on the same data folder', () => {
       vouchers: await db.selectFrom('proxy_vouchers').select(['client', 'total']).execute(),
       earnings: await db.selectFrom('proxy_worker_earnings').select(['payout_address', 'earned']).execute(),
       outbox: await db.selectFrom('proxy_outbox').select(['status']).execute(),
-      reservations: await db.selectFrom('proxy_reservations').select(['job_id']).execute(),
+      leases: await db.selectFrom('proxy_credit_leases').select(['client', 'holder', 'amount']).execute(),
+      credit: await db.selectFrom('proxy_credit').select(['client', 'held']).execute(),
     }));
     const recorded = new Map(ledger.receipts.map((r) => [r.job_id, BigInt(r.amount)]));
     const after = await readChainTotals(
@@ -265,12 +266,17 @@ describe('cocoon-proxy SIGKILLed and restarted on the same data folder', () => {
       expect(after.paid[i]).toBe(BigInt(earned));
     }
     expect(ledger.outbox.every((row) => row.status === 'confirmed')).toBe(true);
-    // What is still reserved belongs to jobs that died with a proxy (released after the job deadline).
-    for (const { job_id } of ledger.reservations) expect(recorded.has(job_id)).toBe(false);
+    // Credit still held is the leases of proxies that were killed (released after the job deadline): the
+    // proxy stopped cleanly gave its own back, and every client's held credit is the sum of its leases.
+    expect(new Set(ledger.leases.map((lease) => lease.holder)).size).toBeLessThanOrEqual(1 + tries);
+    for (const { client, held } of ledger.credit) {
+      const leased = ledger.leases.filter((l) => l.client === client).reduce((sum, l) => sum + l.amount, 0n);
+      expect(held, client).toBe(leased);
+    }
     console.log(
       `proxy kill: ${traffic.answered} answered, ${traffic.failures.length} failed (${diedInFlight.length} died in flight), ` +
         `${leftUnconfirmed} outbox rows unconfirmed at a mid-settlement kill (try ${tries}), ` +
-        `${ledger.reservations.length} reservations of dead jobs still held`,
+        `${ledger.leases.length} credit leases of killed proxies still held`,
     );
   }, 150_000);
 });
