@@ -120,6 +120,9 @@ class ClientLease {
   /** Charged since the last fold, and in the interval before it (what a lease is sized for). */
   spentSinceFold = 0n;
   recentSpend = 0n;
+  /** The most held by jobs in flight at once since the last fold, and in the interval before it. */
+  peakSinceFold = 0n;
+  recentPeak = 0n;
   /** A job reserved since the last fold. */
   active = false;
   /** The allowance the lease was last topped up under: if it falls, what is left is checked again. */
@@ -132,9 +135,13 @@ class ClientLease {
     return this.leased - this.reserved - this.spent;
   }
 
-  /** Room kept free for the client: as much again as its jobs in flight, or two intervals' spending. */
+  /**
+   * Room kept free for the client: as much again as its jobs in flight (at their recent peak: their number
+   * comes and goes), or two intervals' spending.
+   */
   get cushion(): bigint {
-    return max(this.reserved + sum(this.waiting.map((w) => w.amount)), 2n * this.recentSpend);
+    const inFlight = max(this.reserved + sum(this.waiting.map((w) => w.amount)), this.peakSinceFold);
+    return max(max(inFlight, this.recentPeak), 2n * this.recentSpend);
   }
 }
 
@@ -287,6 +294,7 @@ export class StoreCredit implements CreditSource {
 
   #hold(lease: ClientLease, client: string, jobId: string, amount: bigint): void {
     lease.reserved += amount;
+    lease.peakSinceFold = max(lease.peakSinceFold, lease.reserved);
     this.#jobs.set(jobId, { client, amount, waiting: false });
   }
 
@@ -357,6 +365,8 @@ export class StoreCredit implements CreditSource {
     for (const [client, lease] of this.#leases) {
       lease.recentSpend = lease.spentSinceFold;
       lease.spentSinceFold = 0n;
+      lease.recentPeak = lease.peakSinceFold;
+      lease.peakSinceFold = lease.reserved;
       const idle = !lease.active && lease.reserved === 0n && lease.waiting.length === 0;
       lease.active = false;
       if (lease.requesting) continue;
