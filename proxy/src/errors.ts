@@ -21,6 +21,7 @@ export const PROXY_ERROR_STATUS = {
   bad_gateway: 502,
   no_worker: 503,
   policy_stale: 503,
+  store_unavailable: 503,
   queue_timeout: 503,
   deadline_exceeded: 504,
 } as const;

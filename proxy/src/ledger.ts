@@ -99,8 +99,34 @@ const MAX_BATCH = 500;
  */
 export class Ledger {
   readonly #writes = new GroupCommit((rows: Insertable<ReceiptsTable>[]) => this.#write(rows), MAX_BATCH);
+  /** The last receipt write failed, and no write or probe has succeeded since. */
+  #failing = false;
+  #probing = false;
 
   constructor(private readonly db: Kysely<ProxyDb>) {}
+
+  /**
+   * Whether receipts can be recorded now, as far as the last write or probe knows. While they cannot, the
+   * proxy takes no new job (its worker would not be paid, its client not charged); when asked while
+   * failing, it probes the store again (one probe at a time).
+   */
+  writable(): boolean {
+    if (this.#failing && !this.#probing) {
+      this.#probing = true;
+      sql`select 1`
+        .execute(this.db)
+        .then(
+          () => {
+            this.#failing = false;
+          },
+          () => {},
+        )
+        .finally(() => {
+          this.#probing = false;
+        });
+    }
+    return !this.#failing;
+  }
 
   /**
    * Stores a checked receipt and adds it to both totals, atomically. A receipt already stored (the same
@@ -137,7 +163,7 @@ export class Ledger {
    */
   async #write(rows: Insertable<ReceiptsTable>[]): Promise<boolean[]> {
     const column = (name: keyof Insertable<ReceiptsTable>) => rows.map((row) => String(row[name]));
-    const { rows: inserted } = await sql<{ id: string }>`
+    const written = sql<{ id: string }>`
       select id from proxy_record_receipts(
         ${column('id')}::text[], ${column('job_id')}::text[], ${column('client')}::text[],
         ${column('worker_key')}::text[], ${column('payout_address')}::text[], ${column('model')}::text[],
@@ -145,6 +171,14 @@ export class Ledger {
         ${column('price_per_token')}::numeric[], ${column('amount')}::numeric[],
         ${column('receipt_time')}::integer[], ${column('boc')}::text[], ${column('signature')}::text[]
       ) as id`.execute(this.db);
+    let inserted: { id: string }[];
+    try {
+      inserted = (await written).rows;
+    } catch (error) {
+      this.#failing = true;
+      throw error;
+    }
+    this.#failing = false;
     const ids = new Set(inserted.map((row) => row.id));
     return rows.map((row) => ids.delete(row.id));
   }

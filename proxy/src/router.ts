@@ -166,6 +166,8 @@ export class JobRouter implements RegistryListener, JobMessageHandler {
       throw new ProxyError('duplicate_job', `job ${header.jobId} was already sent`);
     }
     policy.current();
+    if (!this.deps.ledger.writable())
+      throw new ProxyError('store_unavailable', 'the proxy cannot record receipts right now', 1);
     const waitSeconds = rateLimiter.take(client);
     if (waitSeconds > 0)
       throw new ProxyError('rate_limited', 'too many jobs per second from this client', waitSeconds);
