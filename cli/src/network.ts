@@ -14,7 +14,7 @@ import {
   rootPolicySource,
   walletAddress,
 } from '@cocoon/contracts';
-import { SandboxChain, serveChainRpc } from '@cocoon/contracts/sandbox';
+import type { SandboxChain } from '@cocoon/contracts/sandbox';
 import { CocoonProxy, type ProxyLink, startProxyOperator } from '@cocoon/proxy';
 import type { AttestationPolicy, CocoonClient, Config } from '@cocoon/shared';
 import type { Logger } from '@cocoon/shared/log';
@@ -116,8 +116,10 @@ export async function startNetwork({
     const chain = await openChain(chainOptionsFromConfig(config));
     stops.push(() => chain.close());
     let chainRpcUrl: string | undefined;
-    if (chain instanceof SandboxChain) {
-      const rpc = await serveChainRpc(chain, { port: ports.chainRpc ?? config.TON_RPC_PORT });
+    if (chain.network === 'sandbox') {
+      // imported here: on a real network this process never loads the TVM emulator
+      const { serveChainRpc } = await import('@cocoon/contracts/sandbox');
+      const rpc = await serveChainRpc(chain as SandboxChain, { port: ports.chainRpc ?? config.TON_RPC_PORT });
       stops.push(() => rpc.close());
       chainRpcUrl = rpc.url;
     }
