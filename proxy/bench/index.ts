@@ -42,6 +42,12 @@ const MEMORY_WORKERS = 100;
 /** PGlite's wasm in the memory phase's proxy: kept at V8's baseline tier as `cocoon-proxy` does, or not. */
 const WASM_TIER = process.env.BENCH_WASM_TIER_UP === '1' ? 'tier-up' : 'baseline';
 const RSS_TARGET_MB = 200;
+/**
+ * The load side's scheduling priority (nice). It stands in for clients and workers on other machines; on these
+ * shared cores, at the proxy's priority, each message it is woken for preempts the proxy it measures.
+ * BENCH_LOAD_NICE=0 runs it at the proxy's priority.
+ */
+const LOAD_NICE = Number(process.env.BENCH_LOAD_NICE ?? 10);
 
 interface LoadResult {
   workers: number;
@@ -82,9 +88,10 @@ async function withProxy<T>(
   }
 }
 
-/** Runs a TypeScript file in a child process; resolves with its exit code. */
+/** Runs a TypeScript file in a child process at LOAD_NICE; resolves with its exit code. */
 function runScript(file: string, args: string[], onLine?: (line: string) => Promise<void> | void) {
-  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
+  // through nice(1), so that every thread of the child (V8's GC helpers, the thread pool) runs at that priority
+  const child = spawn('nice', ['-n', String(LOAD_NICE), process.execPath, '--import', 'tsx', file, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -225,7 +232,8 @@ const memory = await memoryPhase();
 console.log(`proxy benchmark: ${cpus.length} × ${cpus[0]?.model ?? 'unknown CPU'}, Node ${process.version}`);
 console.log(
   `store: ${DATABASE_URL === undefined ? 'embedded PGlite' : 'Postgres server (DATABASE_URL)'}; phases of ` +
-    `${PHASE_SECONDS}s; closed loop of 64 jobs in flight, then an open loop at half that rate\n`,
+    `${PHASE_SECONDS}s; closed loop of 64 jobs in flight, then an open loop at half that rate; load side at ` +
+    `nice ${LOAD_NICE}\n`,
 );
 console.log(
   'credit  workers  jobs/s   CPU ms/job   jobs/s per core   load CPU ms/job   p50 ms   p99 ms   (closed loop)   at rate   p50 ms   p99 ms   at the proxy: p50 ms   p99 ms',
