@@ -1,8 +1,10 @@
 // Plain JavaScript: the bin decides with it whether it can run without tsx.
 import { readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 /**
- * The list of the files a bundle was built from, written beside it by scripts/build.ts.
+ * The list of the files a bundle was built from, written beside it by scripts/build.ts (paths relative to
+ * its folder).
  * @param {string} bundlePath
  */
 export function inputsFileOf(bundlePath) {
@@ -31,8 +33,9 @@ export function bundleStaleness(bundlePath) {
     return `${inputsFileOf(bundlePath)}, the list of its sources, is missing or unreadable`;
   }
   if (!Array.isArray(inputs)) return `${inputsFileOf(bundlePath)} is not a list of files`;
-  for (const input of inputs) {
-    const inputMs = modifiedMs(String(input));
+  for (const listed of inputs) {
+    const input = resolve(dirname(bundlePath), String(listed));
+    const inputMs = modifiedMs(input);
     if (inputMs === undefined) return `${input}, one of the sources of ${bundlePath}, is gone`;
     if (inputMs > builtMs) return `${input} is newer than ${bundlePath}`;
   }

@@ -3,10 +3,11 @@
  * source map, and the list of sources it was built from (bin/bundle-freshness.js compares their times with
  * the bundle's). The workspace packages' TypeScript is bundled in; every third-party package stays external
  * and is resolved from node_modules at run time (PGlite finds its wasm and data files beside its own code),
- * so the bundle works only inside this checkout, as the bin that runs it does.
+ * so the bundle works only inside a checkout, as the bin that runs it does. It holds no absolute path: a
+ * checkout moved elsewhere keeps a working, fresh bundle.
  */
 import { readFile, rm, utimes, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import { inputsFileOf } from '../bin/bundle-freshness.js';
@@ -16,6 +17,12 @@ const workspaceDir = dirname(proxyDir);
 const defaultOutFile = join(proxyDir, 'dist', 'cocoon-proxy.mjs');
 /** The folder, beside the bundle, of the chunks it imports on demand. */
 const CHUNKS = 'chunks';
+/**
+ * Every output file (the bundle and its chunks, all below a package's dist/ folder) finds the workspace from
+ * its own location, so the sources' own URLs below hold no absolute path.
+ */
+const WORKSPACE_URL = '__cocoonWorkspaceUrl';
+const workspaceUrlBanner = `const ${WORKSPACE_URL} = new URL('../', import.meta.url.slice(0, import.meta.url.lastIndexOf('/dist/') + 1));`;
 
 /**
  * Bundles only the workspace's own sources: a bare import other than `@cocoon/*` is a third-party package
@@ -32,7 +39,7 @@ const workspaceOnly: Plugin = {
     // so from its own `import.meta.url`: keep that its own file's URL, not the bundle's.
     builder.onLoad({ filter: /\.ts$/ }, async (args) => {
       const source = await readFile(args.path, 'utf8');
-      const ownUrl = JSON.stringify(pathToFileURL(args.path).href);
+      const ownUrl = `new URL(${JSON.stringify(relative(workspaceDir, args.path))}, ${WORKSPACE_URL}).href`;
       return { contents: source.replaceAll('import.meta.url', ownUrl), loader: 'ts' };
     });
   },
@@ -48,6 +55,7 @@ export async function bundleProxy(
 ): Promise<{ outFile: string; inputs: string[] }> {
   const entry = resolve(options.entry ?? join(proxyDir, 'src', 'main.ts'));
   const outFile = resolve(options.outFile ?? defaultOutFile);
+  if (!outFile.includes('/dist/')) throw new Error(`${outFile}: a bundle is written below a dist/ folder`);
   const startedAt = new Date();
   const outDir = dirname(outFile);
   // Chunks of an earlier build would linger beside new ones: they are this build's own folder.
@@ -69,6 +77,7 @@ export async function bundleProxy(
     sourcesContent: false,
     metafile: true,
     logLevel: 'warning',
+    banner: { js: workspaceUrlBanner },
     plugins: [workspaceOnly],
   });
   const sources = Object.keys(result.metafile.inputs).map((path) => join(workspaceDir, path));
@@ -76,7 +85,9 @@ export async function bundleProxy(
     sources.map((path) => join(workspaceDir, packageFolderOf(path), 'package.json')),
   );
   const inputs = [...sources, ...packageFiles].sort();
-  await writeFile(inputsFileOf(outFile), `${JSON.stringify(inputs, null, 1)}\n`);
+  // relative to the list's own folder, as bundleStaleness reads them
+  const listed = inputs.map((path) => relative(outDir, path));
+  await writeFile(inputsFileOf(outFile), `${JSON.stringify(listed, null, 1)}\n`);
   // Dated from before the sources were read: one saved during the build makes the bundle stale.
   await utimes(outFile, startedAt, startedAt);
   return { outFile, inputs };

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleStaleness, inputsFileOf } from '../bin/bundle-freshness.js';
 import { bundleProxy, proxyDir } from '../scripts/build.js';
@@ -23,6 +23,17 @@ describe('the cocoon-proxy bundle', () => {
     // The package.json "imports" resolved to the Node variants.
     expect(inputs.some((path) => path.endsWith('shared/src/crypto/primitives-node.ts'))).toBe(true);
     expect(inputs.some((path) => path.endsWith('shared/src/ed25519-node.ts'))).toBe(true);
+    // No absolute path of this checkout: moved elsewhere, the bundle still runs and is still fresh.
+    const workspaceDir = dirname(proxyDir);
+    for (const file of [
+      outFile,
+      inputsFileOf(outFile),
+      ...(await readdir(join(bundleDir, 'chunks'), { recursive: true }))
+        .map((name) => join(bundleDir, 'chunks', name))
+        .filter((path) => path.endsWith('.mjs')),
+    ])
+      expect(await readFile(file, 'utf8'), file).not.toContain(workspaceDir);
+    expect(bundleStaleness(outFile)).toBeUndefined();
 
     const { ROOT_ADDRESS: _root, COCOON_CONFIG: _config, NODE_OPTIONS: _options, ...env } = process.env;
     // cwd: a folder without a cocoon.env for the config to read.
