@@ -29,6 +29,7 @@ import { type SummaryQueue, TelegramMetrics } from './metrics.js';
 import { PaymentRequiredError } from './payments/billing.js';
 import { type BotWebhook, confirmCredit, type RunningBot, runBot, webhookPath } from './start.js';
 import { SqlBotStore } from './store/sql.js';
+import type { ChargeSettlement } from './store/types.js';
 import { NetworkSummarizer } from './summarize/network-summarizer.js';
 import { SummarizeError, type Summarizer } from './summarize/types.js';
 
@@ -86,7 +87,12 @@ export interface RunningTelegramApp {
    * The chain watcher's report of a Charge the client contract accepted: every job whose voucher total is at
    * most the charged `total` is settled by that transaction. Idempotent; returns how many jobs it settled.
    */
-  settleCharge(charge: { total: bigint; lt: string; hash: string }): Promise<number>;
+  settleCharge(charge: ChargeSettlement & { total: bigint }): Promise<number>;
+  /**
+   * The chain watcher's report of a Charge undone (the Proxy contract refused its payment): the jobs it settled
+   * are unsettled again, for a later Charge to settle. Idempotent; returns how many.
+   */
+  undoCharge(charge: { queryId: bigint }): Promise<number>;
   /** Stops the bot and the server. */
   stop(): Promise<void>;
 }
@@ -225,10 +231,19 @@ export async function startTelegramApp<DB>(options: TelegramAppOptions<DB>): Pro
       else if (added) logger.info({ userId: credit.userId }, 'TON top-up credited');
       return added;
     },
-    async settleCharge({ total, lt, hash }) {
-      const settled = await store.settleJobsUpTo(total, { lt, hash });
-      if (settled > 0) logger.info({ settled, lt, hash }, 'jobs settled on chain');
+    async settleCharge({ total, ...charge }) {
+      const settled = await store.settleJobsUpTo(total, charge);
+      if (settled > 0) logger.info({ settled, lt: charge.lt, hash: charge.hash }, 'jobs settled on chain');
       return settled;
+    },
+    async undoCharge({ queryId }) {
+      const unsettled = await store.unsettleCharge(queryId);
+      if (unsettled > 0)
+        logger.warn(
+          { unsettled, queryId: queryId.toString() },
+          'a charge was undone on chain (the proxy refused its payment); its jobs are unsettled again',
+        );
+      return unsettled;
     },
     async stop() {
       await bot?.stop();

@@ -85,8 +85,11 @@ export async function startAppRole(options: AppRoleOptions): Promise<RunningAppR
         amount: topUpCredit(event.value),
       });
     },
-    onCharge: async ({ total, lt, hash }) => {
-      await telegram.settleCharge({ total, lt, hash });
+    onCharge: async ({ total, lt, hash, queryId }) => {
+      await telegram.settleCharge({ total, lt, hash, queryId });
+    },
+    onChargeUndone: async ({ queryId }) => {
+      await telegram.undoCharge({ queryId });
     },
   });
   watcher.start(TOP_UP_POLL_MS, (error) =>

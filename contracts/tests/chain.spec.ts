@@ -7,6 +7,7 @@ import { NetworkChain, type TonClientLike } from '../src/chain/network.js';
 import { SandboxChain } from '../src/chain/sandbox.js';
 import {
   type ChargeEvent,
+  type ChargeUndoneEvent,
   ClientContractWatcher,
   FileCursorStore,
   type TopUpEvent,
@@ -54,7 +55,7 @@ describe('SandboxChain and the top-up watcher', () => {
       proxy: proxy.address,
       proxyPublicKey: keys.publicKey,
     };
-    return { client: ClientContract.createFromConfig(config, c.client), proxy: proxy.address, keys };
+    return { client: ClientContract.createFromConfig(config, c.client), proxy, keys };
   }
 
   it('keeps balances, contract state and its clock across a restart', async () => {
@@ -207,6 +208,47 @@ describe('SandboxChain and the top-up watcher', () => {
     }
     const refused = history.filter((t) => t.description.type === 'generic' && t.description.aborted);
     expect(refused).toHaveLength(2);
+    expect(await watcher.poll()).toBe(0);
+  });
+
+  it('reports a Charge undone when the Proxy contract refused its payment (a closed proxy)', async () => {
+    const chain = await openChain();
+    const { client, proxy, keys } = await deployClient(chain);
+    const opened = chain.open(client);
+    const charge = (total: bigint, queryId: bigint) =>
+      opened.sendCharge(chain.sender, {
+        total,
+        queryId,
+        signature: signCharge({ client: client.address, total, queryId, secretKey: keys.secretKey }),
+      });
+    await opened.sendTopUp(chain.sender, { value: toNano('3'), reference: 1n });
+    await charge(toNano('1'), 1n);
+    await proxy.sendRequestClose(chain.sender);
+    clock += 60;
+    await proxy.sendClose(chain.sender);
+    await charge(toNano('1.5'), 2n);
+    // the payment bounced: the Client contract undid the second Charge
+    expect((await opened.getState()).chargedTotal).toBe(toNano('1'));
+
+    const charges: ChargeEvent[] = [];
+    const undone: ChargeUndoneEvent[] = [];
+    const watcher = new ClientContractWatcher({
+      chain,
+      client: client.address,
+      cursor: new FileCursorStore(join(dir, 'undone-cursor.json')),
+      onTopUp: async () => {},
+      onCharge: async (event) => {
+        charges.push(event);
+      },
+      onChargeUndone: async (event) => {
+        undone.push(event);
+      },
+    });
+    expect(await watcher.poll()).toBe(4);
+    expect(charges.map((e) => e.queryId)).toEqual([1n, 2n]);
+    expect(undone.map((e) => [e.queryId, e.amount])).toEqual([[2n, toNano('0.5')]]);
+    const bounce = chain.history(client.address).find((t) => t.lt.toString() === undone[0]?.lt);
+    expect(bounce?.inMessage?.info.type === 'internal' && bounce.inMessage.info.bounced).toBe(true);
     expect(await watcher.poll()).toBe(0);
   });
 });

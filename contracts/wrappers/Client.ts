@@ -103,6 +103,20 @@ export function parseTopUpBody(body: Cell): { queryId: bigint; reference?: TopUp
   return { queryId, reference: text.loadBuffer(text.remainingBits / 8).toString('utf-8') };
 }
 
+/** The prefix of a bounced message's body: what follows is the start of the body that bounced. */
+const BOUNCED_PREFIX = 0xffffffff;
+
+/**
+ * Parses a ClientPayment that came back bounced (the Proxy contract refused it, and the Client contract
+ * undid its Charge): the Charge's query id and amount; undefined for any other body.
+ */
+export function parseBouncedPaymentBody(body: Cell): { queryId: bigint; amount: bigint } | undefined {
+  const s = body.beginParse();
+  if (s.remainingBits < 32 + 32 + 64 || s.loadUint(32) !== BOUNCED_PREFIX) return undefined;
+  if (s.loadUint(32) !== Op.clientPayment) return undefined;
+  return { queryId: s.loadUintBig(64), amount: s.loadCoins() };
+}
+
 /** Parses a Charge body (as a watcher sees it); undefined when the body is not a Charge. */
 export function parseChargeBody(body: Cell): { queryId: bigint; total: bigint } | undefined {
   const s = body.beginParse();

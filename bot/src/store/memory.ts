@@ -1,6 +1,8 @@
 import type {
   BotStore,
   ChannelSettings,
+  ChargeSettlement,
+  JobProof,
   JobRecord,
   LedgerEntry,
   LedgerKind,
@@ -19,6 +21,8 @@ export class InMemoryBotStore implements BotStore {
   private readonly ledger = new Map<string, LedgerEntry>();
   private readonly freeUsed = new Map<string, number>();
   private readonly jobs: JobRecord[] = [];
+  /** The proofs each Charge settled, by the query id of its voucher. */
+  private readonly settledByCharge = new Map<bigint, JobProof[]>();
   private readonly topUps = new Map<string, TopUpIntentRecord>();
 
   async getChannel(chatId: number): Promise<ChannelSettings | undefined> {
@@ -133,14 +137,22 @@ export class InMemoryBotStore implements BotStore {
     }
   }
 
-  async settleJobsUpTo(total: bigint, settlement: { lt: string; hash: string }): Promise<number> {
-    let settled = 0;
+  async settleJobsUpTo(total: bigint, { lt, hash, queryId }: ChargeSettlement): Promise<number> {
+    const settled: JobProof[] = [];
     for (const { proof } of this.jobs) {
       if (proof?.voucherTotal === undefined || proof.voucherTotal > total || proof.settlement) continue;
-      proof.settlement = { ...settlement };
-      settled++;
+      proof.settlement = { lt, hash };
+      settled.push(proof);
     }
-    return settled;
+    if (settled.length > 0) this.settledByCharge.set(queryId, settled);
+    return settled.length;
+  }
+
+  async unsettleCharge(queryId: bigint): Promise<number> {
+    const settled = this.settledByCharge.get(queryId) ?? [];
+    this.settledByCharge.delete(queryId);
+    for (const proof of settled) delete proof.settlement;
+    return settled.length;
   }
 
   async activeChannels(): Promise<ChannelSettings[]> {

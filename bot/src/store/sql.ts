@@ -6,6 +6,7 @@ import { SummaryLanguage, SummaryLength } from '../summarize/types.js';
 import type {
   BotStore,
   ChannelSettings,
+  ChargeSettlement,
   JobPayer,
   JobProof,
   JobRecord,
@@ -89,6 +90,8 @@ export interface BotTables {
     settlement_lt: string | null;
     settlement_hash: string | null;
     voucher_total: NullableMoney;
+    /** The query id of the Charge's voucher, so a Charge undone on chain can be found. */
+    settlement_query_id: NullableMoney;
   };
   bot_topups: {
     user_id: Int8;
@@ -236,6 +239,11 @@ export const botMigrations: MigrationSet = {
           .column('voucher_total')
           .where(sql.ref('settlement_lt'), 'is', null)
           .execute();
+      },
+    },
+    '0005_settlement_query_id': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('bot_jobs').addColumn('settlement_query_id', sql`numeric(20,0)`).execute();
       },
     },
   },
@@ -545,13 +553,22 @@ export class SqlBotStore implements BotStore {
       .execute();
   }
 
-  async settleJobsUpTo(total: bigint, settlement: { lt: string; hash: string }): Promise<number> {
+  async settleJobsUpTo(total: bigint, { lt, hash, queryId }: ChargeSettlement): Promise<number> {
     const result = await this.db
       .updateTable('bot_jobs')
-      .set({ settlement_lt: settlement.lt, settlement_hash: settlement.hash })
+      .set({ settlement_lt: lt, settlement_hash: hash, settlement_query_id: queryId })
       .where('voucher_total', '<=', total)
       .where('settlement_lt', 'is', null)
       .where('job_id', 'is not', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async unsettleCharge(queryId: bigint): Promise<number> {
+    const result = await this.db
+      .updateTable('bot_jobs')
+      .set({ settlement_lt: null, settlement_hash: null, settlement_query_id: null })
+      .where('settlement_query_id', '=', queryId)
       .executeTakeFirst();
     return Number(result.numUpdatedRows);
   }

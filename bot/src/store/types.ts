@@ -122,6 +122,13 @@ export interface JobProof {
   settlement?: { lt: string; hash: string };
 }
 
+/** A Charge transaction on the app's Client contract; `queryId` names the voucher it charged. */
+export interface ChargeSettlement {
+  lt: string;
+  hash: string;
+  queryId: bigint;
+}
+
 /** A summary job the bot ran for a user: what /history and /privacy show. Holds no content. */
 export interface JobRecord {
   /** The summary's id (a job is recorded once per summary made). */
@@ -206,7 +213,13 @@ export interface BotStore {
    * Marks every unsettled job whose voucher total is at most `total` as settled by this Charge transaction;
    * returns how many (none when the same Charge comes again).
    */
-  settleJobsUpTo(total: bigint, settlement: { lt: string; hash: string }): Promise<number>;
+  settleJobsUpTo(total: bigint, charge: ChargeSettlement): Promise<number>;
+  /**
+   * Marks the jobs the Charge of voucher `queryId` settled as unsettled again: the Proxy contract refused its
+   * payment and the Client contract undid it, so a later Charge settles them. Returns how many (none when the
+   * same report comes again).
+   */
+  unsettleCharge(queryId: bigint): Promise<number>;
 
   /** Channels where the bot is still an administrator. */
   activeChannels(): Promise<ChannelSettings[]>;

@@ -217,7 +217,7 @@ describe.each(backends)('BotStore on %s', (_name, open) => {
     expect(await store.recentJobs(6006, 5)).toEqual([]);
   });
 
-  it('settles every unsettled job up to a Charge of the cumulative total, once', async () => {
+  it('settles every unsettled job up to a Charge of the cumulative total, once, and unsettles a Charge undone', async () => {
     const proven = (at: number, voucherTotal?: bigint): JobRecord =>
       job(7007, at, {
         proof: {
@@ -235,16 +235,23 @@ describe.each(backends)('BotStore on %s', (_name, open) => {
     await store.recordJob(job(7007, 5)); // no proof (a fallback summary): never settled
     const first = { lt: '1001', hash: 'a1'.repeat(32) };
     const second = { lt: '1002', hash: 'b2'.repeat(32) };
+    const third = { lt: '1003', hash: 'c3'.repeat(32) };
     const settlements = async () =>
       Object.fromEntries(
         (await store.recentJobs(7007, 10)).map((record) => [record.at, record.proof?.settlement]),
       );
 
-    expect(await store.settleJobsUpTo(big, first)).toBe(2);
-    expect(await store.settleJobsUpTo(big, first)).toBe(0); // the watcher replays after a crash
+    expect(await store.settleJobsUpTo(big, { ...first, queryId: 1n })).toBe(2);
+    expect(await store.settleJobsUpTo(big, { ...first, queryId: 1n })).toBe(0); // the watcher replays after a crash
     expect(await settlements()).toEqual({ 1: first, 2: first, 3: undefined, 4: undefined, 5: undefined });
-    expect(await store.settleJobsUpTo(big + 10n, second)).toBe(1);
+    expect(await store.settleJobsUpTo(big + 10n, { ...second, queryId: 2n })).toBe(1);
     expect(await settlements()).toEqual({ 1: first, 2: first, 3: second, 4: undefined, 5: undefined });
+    // The second Charge's payment bounced and the contract undid it: its job is unsettled until a later Charge.
+    expect(await store.unsettleCharge(2n)).toBe(1);
+    expect(await store.unsettleCharge(2n)).toBe(0);
+    expect(await settlements()).toEqual({ 1: first, 2: first, 3: undefined, 4: undefined, 5: undefined });
+    expect(await store.settleJobsUpTo(big + 20n, { ...third, queryId: 3n })).toBe(1);
+    expect(await settlements()).toEqual({ 1: first, 2: first, 3: third, 4: undefined, 5: undefined });
     const [latest] = await store.recentJobs(7007, 1, { before: 4 });
     expect(latest?.proof?.voucherTotal).toBe(big + 1n);
   });

@@ -10,9 +10,11 @@ export * from './types.js';
 export { loadOrCreateMnemonic } from './wallet-file.js';
 export {
   type ChargeEvent,
+  type ChargeUndoneEvent,
   ClientContractWatcher,
   type ClientContractWatcherOptions,
   chargeOf,
+  chargeUndoneOf,
   FileCursorStore,
   type TopUpEvent,
   topUpOf,

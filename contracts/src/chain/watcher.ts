@@ -1,9 +1,15 @@
 // Watches a Client contract for incoming top-ups and charges and hands each one, once, to the app: top-ups
-// to its ledger, charges to its job history (the transaction that settled a job).
+// to its ledger, charges to its job history (the transaction that settled a job), and a charge undone when
+// the Proxy contract refused its payment (the jobs it settled are unsettled again).
 import { readJsonFile, writeJsonFile } from '@cocoon/shared/json-file';
 import type { Address, Transaction } from '@ton/core';
 import { z } from 'zod';
-import { parseChargeBody, parseTopUpBody, type TopUpReference } from '../../wrappers/Client.js';
+import {
+  parseBouncedPaymentBody,
+  parseChargeBody,
+  parseTopUpBody,
+  type TopUpReference,
+} from '../../wrappers/Client.js';
 import { Op } from '../../wrappers/constants.js';
 import { type Chain, type CursorStore, cursorOf, type TransactionCursor } from './types.js';
 
@@ -36,6 +42,22 @@ export interface ChargeEvent {
   queryId: bigint;
 }
 
+/**
+ * A Charge undone: the Proxy contract refused the payment it sent (e.g. the proxy had closed), the payment
+ * bounced back and the Client contract gave the amount back and lowered its charged total.
+ */
+export interface ChargeUndoneEvent {
+  /** The transaction that took the bounced payment back. */
+  lt: string;
+  hash: string;
+  /** Unix seconds. */
+  at: number;
+  client: Address;
+  /** The query id of the Charge undone (the client's voucher). */
+  queryId: bigint;
+  amount: bigint;
+}
+
 const cursorSchema = z.object({ lt: z.string().regex(/^\d+$/), hash: z.string().regex(/^[0-9a-f]{64}$/) });
 
 /** A cursor in a JSON file, replaced atomically. */
@@ -51,11 +73,14 @@ export class FileCursorStore implements CursorStore {
   }
 }
 
-/** The transaction's incoming internal message, if the transaction took effect (it did not abort or fail). */
-function acceptedMessage(tx: Transaction) {
+/**
+ * The transaction's incoming internal message, if the transaction took effect (it did not abort or fail) and
+ * the message is bounced or not as asked.
+ */
+function acceptedMessage(tx: Transaction, bounced = false) {
   const msg = tx.inMessage;
   const d = tx.description;
-  if (msg?.info.type !== 'internal' || msg.info.bounced) return undefined;
+  if (msg?.info.type !== 'internal' || msg.info.bounced !== bounced) return undefined;
   if (d.type !== 'generic' || d.aborted || d.computePhase.type !== 'vm' || !d.computePhase.success)
     return undefined;
   return { info: msg.info, body: msg.body };
@@ -91,6 +116,14 @@ export function chargeOf(tx: Transaction, client: Address): ChargeEvent | undefi
   return { lt: tx.lt.toString(), hash: tx.hash().toString('hex'), at: tx.now, client, ...charge };
 }
 
+/** The Charge a transaction undoes, if it took back a bounced ClientPayment. */
+export function chargeUndoneOf(tx: Transaction, client: Address): ChargeUndoneEvent | undefined {
+  const msg = acceptedMessage(tx, true);
+  const payment = msg === undefined ? undefined : parseBouncedPaymentBody(msg.body);
+  if (payment === undefined) return undefined;
+  return { lt: tx.lt.toString(), hash: tx.hash().toString('hex'), at: tx.now, client, ...payment };
+}
+
 export interface ClientContractWatcherOptions {
   chain: Chain;
   client: Address;
@@ -99,6 +132,8 @@ export interface ClientContractWatcherOptions {
   onTopUp: (event: TopUpEvent) => Promise<void>;
   /** Must be idempotent too; without it charges are passed over. */
   onCharge?: (event: ChargeEvent) => Promise<void>;
+  /** Must be idempotent too; without it undone charges are passed over. */
+  onChargeUndone?: (event: ChargeUndoneEvent) => Promise<void>;
   batch?: number;
 }
 
@@ -128,7 +163,7 @@ export class ClientContractWatcher {
   }
 
   private async drain(): Promise<number> {
-    const { chain, client, cursor, onTopUp, onCharge } = this.options;
+    const { chain, client, cursor, onTopUp, onCharge, onChargeUndone } = this.options;
     const batch = this.options.batch ?? 100;
     let handled = 0;
     let after = await cursor.load();
@@ -143,6 +178,11 @@ export class ClientContractWatcher {
         const charge = onCharge === undefined ? undefined : chargeOf(tx, client);
         if (charge) {
           await onCharge?.(charge);
+          handled++;
+        }
+        const undone = onChargeUndone === undefined ? undefined : chargeUndoneOf(tx, client);
+        if (undone) {
+          await onChargeUndone?.(undone);
           handled++;
         }
         after = cursorOf(tx);
