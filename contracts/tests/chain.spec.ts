@@ -30,6 +30,28 @@ describe('SandboxChain and the top-up watcher', () => {
 
   const openChain = () => SandboxChain.open({ dataDir: dir, clock: () => clock });
 
+  /** A watcher over the client's transactions from the start that keeps every event it reports. */
+  function collectingWatcher(chain: SandboxChain, client: Address) {
+    const topUps: TopUpEvent[] = [];
+    const charges: ChargeEvent[] = [];
+    const undone: ChargeUndoneEvent[] = [];
+    const watcher = new ClientContractWatcher({
+      chain,
+      client,
+      cursor: new FileCursorStore(join(dir, 'collecting-cursor.json')),
+      onTopUp: async (event) => {
+        topUps.push(event);
+      },
+      onCharge: async (event) => {
+        charges.push(event);
+      },
+      onChargeUndone: async (event) => {
+        undone.push(event);
+      },
+    });
+    return { watcher, topUps, charges, undone };
+  }
+
   async function deployClient(chain: SandboxChain) {
     const c = await codes();
     const keys = await newKeyPair();
@@ -55,7 +77,16 @@ describe('SandboxChain and the top-up watcher', () => {
       proxy: proxy.address,
       proxyPublicKey: keys.publicKey,
     };
-    return { client: ClientContract.createFromConfig(config, c.client), proxy, keys };
+    const client = ClientContract.createFromConfig(config, c.client);
+    const opened = chain.open(client);
+    /** A Charge signed with the client's key, or with `secretKey`. */
+    const charge = (total: bigint, queryId: bigint, secretKey = keys.secretKey) =>
+      opened.sendCharge(chain.sender, {
+        total,
+        queryId,
+        signature: signCharge({ client: client.address, total, queryId, secretKey }),
+      });
+    return { client, opened, charge, proxy };
   }
 
   it('keeps balances, contract state and its clock across a restart', async () => {
@@ -164,14 +195,7 @@ describe('SandboxChain and the top-up watcher', () => {
   });
   it('reports each Charge the contract accepted, with its total and transaction, and no refused one', async () => {
     const chain = await openChain();
-    const { client, keys } = await deployClient(chain);
-    const opened = chain.open(client);
-    const charge = (total: bigint, queryId: bigint, secretKey = keys.secretKey) =>
-      opened.sendCharge(chain.sender, {
-        total,
-        queryId,
-        signature: signCharge({ client: client.address, total, queryId, secretKey }),
-      });
+    const { client, opened, charge } = await deployClient(chain);
     await opened.sendTopUp(chain.sender, { value: toNano('3'), reference: 1n });
     await charge(toNano('1'), 1n);
     await charge(toNano('1.5'), 2n, (await newKeyPair()).secretKey); // not the client's signature: aborts
@@ -179,19 +203,7 @@ describe('SandboxChain and the top-up watcher', () => {
     await charge(toNano('2'), 4n);
     expect((await opened.getState()).chargedTotal).toBe(toNano('2'));
 
-    const topUps: TopUpEvent[] = [];
-    const charges: ChargeEvent[] = [];
-    const watcher = new ClientContractWatcher({
-      chain,
-      client: client.address,
-      cursor: new FileCursorStore(join(dir, 'charges-cursor.json')),
-      onTopUp: async (event) => {
-        topUps.push(event);
-      },
-      onCharge: async (event) => {
-        charges.push(event);
-      },
-    });
+    const { watcher, topUps, charges } = collectingWatcher(chain, client.address);
     expect(await watcher.poll()).toBe(3);
     expect(topUps.map((e) => e.reference)).toEqual([1n]);
     expect(charges.map((e) => [e.total, e.queryId])).toEqual([
@@ -213,14 +225,7 @@ describe('SandboxChain and the top-up watcher', () => {
 
   it('reports a Charge undone when the Proxy contract refused its payment (a closed proxy)', async () => {
     const chain = await openChain();
-    const { client, proxy, keys } = await deployClient(chain);
-    const opened = chain.open(client);
-    const charge = (total: bigint, queryId: bigint) =>
-      opened.sendCharge(chain.sender, {
-        total,
-        queryId,
-        signature: signCharge({ client: client.address, total, queryId, secretKey: keys.secretKey }),
-      });
+    const { client, opened, charge, proxy } = await deployClient(chain);
     await opened.sendTopUp(chain.sender, { value: toNano('3'), reference: 1n });
     await charge(toNano('1'), 1n);
     await proxy.sendRequestClose(chain.sender);
@@ -230,20 +235,7 @@ describe('SandboxChain and the top-up watcher', () => {
     // the payment bounced: the Client contract undid the second Charge
     expect((await opened.getState()).chargedTotal).toBe(toNano('1'));
 
-    const charges: ChargeEvent[] = [];
-    const undone: ChargeUndoneEvent[] = [];
-    const watcher = new ClientContractWatcher({
-      chain,
-      client: client.address,
-      cursor: new FileCursorStore(join(dir, 'undone-cursor.json')),
-      onTopUp: async () => {},
-      onCharge: async (event) => {
-        charges.push(event);
-      },
-      onChargeUndone: async (event) => {
-        undone.push(event);
-      },
-    });
+    const { watcher, charges, undone } = collectingWatcher(chain, client.address);
     expect(await watcher.poll()).toBe(4);
     expect(charges.map((e) => e.queryId)).toEqual([1n, 2n]);
     expect(undone.map((e) => [e.queryId, e.amount])).toEqual([[2n, toNano('0.5')]]);
