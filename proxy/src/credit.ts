@@ -227,14 +227,15 @@ export class StoreCredit implements CreditSource {
   /** What this proxy could reserve for the client now: its credit less every other proxy's lease. */
   async available(client: string): Promise<bigint> {
     const allowance = await this.allowances.allowance(client);
-    // one statement, so both from one snapshot
-    const { rows } = await sql<{ held: string | null; charged: string | null }>`
+    // One statement, so the leases and this proxy's own from one snapshot, whatever lease statement is on its
+    // way (the local lease already counts what such a statement gives back).
+    const { rows } = await sql<{ held: string | null; own: string | null; charged: string | null }>`
       select (select held from proxy_credit where client = ${client}) as held,
+             (select amount from proxy_credit_leases where client = ${client} and holder = ${this.holder}) as own,
              (select amount from proxy_client_totals where client = ${client}) as charged`.execute(this.db);
-    const lease = this.#leases.get(client);
-    const charged = BigInt(rows[0]?.charged ?? 0);
-    const held = BigInt(rows[0]?.held ?? 0);
-    return allowance - charged - held + (lease?.leased ?? 0n) - (lease?.reserved ?? 0n);
+    const [row] = rows;
+    const othersHold = BigInt(row?.held ?? 0) - BigInt(row?.own ?? 0);
+    return allowance - BigInt(row?.charged ?? 0) - othersHold - (this.#leases.get(client)?.reserved ?? 0n);
   }
 
   /** Releases the leases of proxies that stopped renewing them at least `olderThanMs` ago (they died). */
