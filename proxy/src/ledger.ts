@@ -119,6 +119,7 @@ export class Ledger {
           () => {
             this.#failing = false;
           },
+          // still unreachable: stays failing, and the next admission probes again
           () => {},
         )
         .finally(() => {
@@ -163,17 +164,16 @@ export class Ledger {
    */
   async #write(rows: Insertable<ReceiptsTable>[]): Promise<boolean[]> {
     const column = (name: keyof Insertable<ReceiptsTable>) => rows.map((row) => String(row[name]));
-    const written = sql<{ id: string }>`
-      select id from proxy_record_receipts(
-        ${column('id')}::text[], ${column('job_id')}::text[], ${column('client')}::text[],
-        ${column('worker_key')}::text[], ${column('payout_address')}::text[], ${column('model')}::text[],
-        ${column('prompt_tokens')}::integer[], ${column('completion_tokens')}::integer[],
-        ${column('price_per_token')}::numeric[], ${column('amount')}::numeric[],
-        ${column('receipt_time')}::integer[], ${column('boc')}::text[], ${column('signature')}::text[]
-      ) as id`.execute(this.db);
     let inserted: { id: string }[];
     try {
-      inserted = (await written).rows;
+      ({ rows: inserted } = await sql<{ id: string }>`
+        select id from proxy_record_receipts(
+          ${column('id')}::text[], ${column('job_id')}::text[], ${column('client')}::text[],
+          ${column('worker_key')}::text[], ${column('payout_address')}::text[], ${column('model')}::text[],
+          ${column('prompt_tokens')}::integer[], ${column('completion_tokens')}::integer[],
+          ${column('price_per_token')}::numeric[], ${column('amount')}::numeric[],
+          ${column('receipt_time')}::integer[], ${column('boc')}::text[], ${column('signature')}::text[]
+        ) as id`.execute(this.db));
     } catch (error) {
       this.#failing = true;
       throw error;

@@ -173,15 +173,21 @@ describe('ChainAllowance', () => {
       .onConflict((oc) => oc.column('client').doUpdateSet({ total }))
       .execute();
 
-  it('is the lesser of the deposit and the signed total plus the window, with no window while closing', async () => {
+  /** A ChainAllowance over a fake chain and a manual clock, with a window of 100 and these cache times. */
+  const allowanceWith = (cacheMs: { depositCacheMs: number; voucherCacheMs: number }) => {
     const chain = new FakeChain();
     const clock = new ManualClock(1_800_000_000_000);
     const allowance = new ChainAllowance(
       testStore.store.db,
       chain,
-      { creditWindow: 100n, depositCacheMs: 1_000, voucherCacheMs: 1_000 },
+      { creditWindow: 100n, ...cacheMs },
       clock,
     );
+    return { chain, clock, allowance };
+  };
+
+  it('is the lesser of the deposit and the signed total plus the window, with no window while closing', async () => {
+    const { chain, clock, allowance } = allowanceWith({ depositCacheMs: 1_000, voucherCacheMs: 1_000 });
     const client = toHex(randomBytes(32));
     const contract = rawOf(11);
     await storeVoucher(client, contract, 500n);
@@ -200,14 +206,7 @@ describe('ChainAllowance', () => {
   });
 
   it('reuses a found voucher for voucherCacheMs (its total only grows), and sees a first voucher at once', async () => {
-    const chain = new FakeChain();
-    const clock = new ManualClock(1_800_000_000_000);
-    const allowance = new ChainAllowance(
-      testStore.store.db,
-      chain,
-      { creditWindow: 100n, depositCacheMs: 60_000, voucherCacheMs: 1_000 },
-      clock,
-    );
+    const { chain, clock, allowance } = allowanceWith({ depositCacheMs: 60_000, voucherCacheMs: 1_000 });
     const client = toHex(randomBytes(32));
     const contract = rawOf(21);
     chain.accounts.set(contract, { balance: 10_000n, stake: 0n, chargedTotal: 0n, closing: false });
