@@ -1,8 +1,8 @@
 import type { Clock, Receipt, SealedChunk, SealedJob, SignedReceipt } from '@cocoon/shared';
+import { ExpiringIds } from '@cocoon/shared/expiring-ids';
 import type { Logger } from '@cocoon/shared/log';
 import type { CreditSource } from './credit.js';
-import { ProxyError } from './errors.js';
-import { ExpiringIds } from './expiring-ids.js';
+import { ProxyError, type ProxyErrorCode } from './errors.js';
 import { checkReceipt, type JobTerms, type Ledger, ReceiptRefused } from './ledger.js';
 import type { ProxyMetrics } from './metrics.js';
 import type { PolicyKeeper } from './policy.js';
@@ -45,6 +45,11 @@ type JobState = 'queued' | 'running' | 'cancelled' | 'done';
 
 /** Worker refusals after which another candidate may still serve the job. */
 const RETRYABLE_REFUSALS = new Set(['busy', 'draining', 'unknown_key', 'unknown_model']);
+/** The client's error for a worker refusal that ends the job; any other is a bad request. */
+const REFUSAL_ERRORS: Partial<Record<Extract<JobMessage, { type: 'refused' }>['code'], ProxyErrorCode>> = {
+  expired: 'job_expired',
+  replayed: 'duplicate_job',
+};
 
 class RoutedJob {
   state: JobState = 'queued';
@@ -105,7 +110,8 @@ export class JobRouter implements RegistryListener, JobMessageHandler {
   readonly #activeByClient = new Map<string, number>();
   /**
    * Admitted job ids, until their header expires (workers refuse expired jobs), so a replayed request does
-   * not run twice on this proxy. The ledger's unique job id covers replays to other proxies.
+   * not run twice on this proxy. A worker refuses a job id it has run (`replayed`), and the ledger's unique
+   * job id charges a replay through another proxy once.
    */
   readonly #seen = new ExpiringIds();
   /** Recent service time per model (EWMA, seconds), to tell a refused client when to come back. */
@@ -384,8 +390,13 @@ export class JobRouter implements RegistryListener, JobMessageHandler {
           this.#releaseSlot(job, { reuse: false });
           this.#failover(job, worker, `refused: ${message.code}`);
         } else {
-          const code = message.code === 'expired' ? 'job_expired' : 'bad_request';
-          this.#finish(job, new ProxyError(code, `the worker refused the job: ${message.code}`));
+          this.#finish(
+            job,
+            new ProxyError(
+              REFUSAL_ERRORS[message.code] ?? 'bad_request',
+              `the worker refused the job: ${message.code}`,
+            ),
+          );
         }
         return;
       case 'receipt':

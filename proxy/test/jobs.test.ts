@@ -169,6 +169,23 @@ describe('a sealed job end to end', () => {
     expect(outcome.events.at(-1)?.type).toBe('receipt');
   });
 
+  it('ends a job its worker has already run (a replay through another proxy) as a duplicate, with no failover', async () => {
+    harness = await startHarness(testStore.store);
+    const ranIt = await harness.worker({ behaviour: 'replayed' });
+    const other = await harness.worker();
+    const client = harness.client();
+    const { sealed } = await client.seal(MODEL, [ranIt.hpkePublicKey, other.hpkePublicKey]);
+    const response = await client.post(sealed);
+    expect(response.status).toBe(200);
+    const events = (await response.text())
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(events.at(-1)).toMatchObject({ type: 'error', code: 'duplicate_job' });
+    expect(ranIt.received).toEqual([sealed.header.jobId]);
+    expect(other.received).toEqual([]);
+  });
+
   it('answers 503 queue_timeout to a job still queued at its deadline', async () => {
     harness = await startHarness(testStore.store, { limits: { jobDeadlineMs: 300 } });
     // A worker with no free slot: the job waits in the queue for one.

@@ -25,8 +25,9 @@ import { waitFor } from './wait.js';
  * - hold: like echo, but only after `release(jobId)`; a cancel ends the answer and charges the prompt only.
  * - die: closes its socket when a job arrives (before any chunk).
  * - busy: refuses every job as busy.
+ * - replayed: refuses every job as one it has already run.
  */
-export type Behaviour = 'echo' | 'hold' | 'die' | 'busy';
+export type Behaviour = 'echo' | 'hold' | 'die' | 'busy' | 'replayed';
 
 export interface TestWorkerOptions {
   /** ws://host:port/v1/worker */
@@ -211,8 +212,8 @@ export class TestWorker {
       this.kill();
       return;
     }
-    if (behaviour === 'busy') {
-      this.send({ type: 'refused', jobId: job.header.jobId, code: 'busy' });
+    if (behaviour === 'busy' || behaviour === 'replayed') {
+      this.send({ type: 'refused', jobId: job.header.jobId, code: behaviour });
       return;
     }
     this.#active += 1;

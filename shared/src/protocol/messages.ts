@@ -42,11 +42,14 @@ export const WorkerToProxy = z.discriminatedUnion('type', [
   z.object({ type: z.literal('rotated'), bundle: z.unknown() }),
   z.object({ type: z.literal('chunk'), chunk: SealedChunk }),
   z.object({ type: z.literal('receipt'), jobId: JobId, receipt: SignedReceipt }),
-  /** A job the worker could not start (content-free code; details go to the client sealed). */
+  /**
+   * A job the worker could not start (content-free code; details go to the client sealed). `replayed`: it
+   * has already run this job id (a sealed job runs once, whichever proxy sends it again).
+   */
   z.object({
     type: z.literal('refused'),
     jobId: JobId,
-    code: z.enum(['busy', 'unknown_key', 'unknown_model', 'expired', 'malformed', 'draining']),
+    code: z.enum(['busy', 'unknown_key', 'unknown_model', 'expired', 'malformed', 'draining', 'replayed']),
   }),
   z.object({ type: z.literal('draining') }),
 ]);

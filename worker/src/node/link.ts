@@ -6,6 +6,7 @@ import {
   ProxyToWorker,
   WorkerToProxy,
 } from '@cocoon/shared';
+import { ExpiringIds } from '@cocoon/shared/expiring-ids';
 import WebSocket from 'ws';
 import { z } from 'zod';
 import type { Engine } from '../engine/engine.js';
@@ -45,6 +46,12 @@ export class ProxyLink {
   #backoffMs: number;
   #timers = new Set<NodeJS.Timeout>();
   readonly #jobs = new Map<string, AbortController>();
+  /**
+   * Ids of the jobs started, until their header expires (an expired job is refused anyway): a sealed job
+   * replayed, through this proxy or another, does not make this worker run it again for one receipt's pay.
+   * Keys live in memory only, so a restarted worker cannot open an old job at all.
+   */
+  readonly #started = new ExpiringIds();
   readonly #running = new Set<Promise<unknown>>();
   #lastRejection: string | undefined;
 
@@ -163,13 +170,16 @@ export class ProxyLink {
     const refusal =
       this.#state === 'draining'
         ? 'draining'
-        : this.#jobs.size >= this.capacity || this.#jobs.has(jobId)
-          ? 'busy'
-          : undefined;
+        : this.#started.has(jobId)
+          ? 'replayed'
+          : this.#jobs.size >= this.capacity
+            ? 'busy'
+            : undefined;
     if (refusal !== undefined) {
       this.#send({ type: 'refused', jobId, code: refusal });
       return;
     }
+    this.#started.add(jobId, job.header.expiresAt * 1000, this.options.clock.now());
     const controller = new AbortController();
     this.#jobs.set(jobId, controller);
     const started = Date.now();

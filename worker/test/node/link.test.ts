@@ -198,6 +198,21 @@ describe('ProxyLink', () => {
     expect(proxy.received.some((m) => m.type === 'chunk')).toBe(false);
   });
 
+  it('runs a sealed job once: the same job sent again, while running or after, is refused as replayed', async () => {
+    const { proxy, hello } = await startWorker({ tokenDelayMs: 20 });
+    const bundle = hello.bundle as { hpkePublicKey: string };
+    const { header, sealed } = await sealFor(bundle.hpkePublicKey, 'answer me once');
+    const job = { type: 'job', job: z.encode(SealedJob, sealed) };
+    proxy.send(job);
+    await proxy.next('chunk', (m) => m.chunk.jobId === header.jobId);
+    proxy.send(job);
+    expect((await proxy.next('refused', (m) => m.jobId === header.jobId)).code).toBe('replayed');
+    await proxy.next('receipt', (m) => m.jobId === header.jobId);
+    proxy.send(job);
+    expect((await proxy.next('refused', (m) => m.jobId === header.jobId)).code).toBe('replayed');
+    expect(proxy.received.filter((m) => m.type === 'receipt')).toHaveLength(1);
+  });
+
   it('stops generating when the proxy cancels, and heartbeats its load', async () => {
     const { proxy, hello } = await startWorker({ tokenDelayMs: 50 });
     const bundle = hello.bundle as { hpkePublicKey: string };
