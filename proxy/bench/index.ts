@@ -6,6 +6,8 @@
  * - Throughput: for 1, 10 and 100 workers, routed jobs/s over a closed loop of 64 concurrent jobs, the
  *   proxy's CPU time per job (and the jobs/s one core would route at that cost), and end-to-end latency
  *   p50/p99 at half that rate (an upper bound of the latency the proxy adds: the fake engine answers at once);
+ *   as the proxy sees it (a request's arrival to its answer's end), and less each job's worker's turn (what the
+ *   proxy's `cocoon_proxy_added_seconds` observes: the latency the proxy adds, which the target bounds);
  *   and the load process's own CPU time per job (it shares the cores: near the proxy's, it limits the figure);
  *   with credit reservations in memory (routing alone), then leased from the store as `cocoon-proxy` takes them.
  * - Memory: the RSS of a proxy process as `cocoon-proxy` runs (bundled, on plain Node, PGlite's wasm kept at
@@ -116,22 +118,38 @@ async function runLoad(
   return result;
 }
 
+type Percentiles = { p50: number; p99: number };
+function percentiles(values: number[]): Percentiles {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
 async function throughputPhase(
   workers: number,
   credit: Credit,
-): Promise<{ result: LoadResult; cpuMsPerJob: number; atProxy: { p50: number; p99: number } }> {
+): Promise<{ result: LoadResult; cpuMsPerJob: number; atProxy: Percentiles; added: Percentiles }> {
   return withProxy(async (proxy, model) => {
     let cpuStart = process.cpuUsage();
     let cpuMs = 0;
     // The open loop's jobs as the proxy sees them: from a request's arrival to its answer's last byte
     // handed to the socket (the latency it adds, the fake worker's instant answer included).
     const atProxyMs: number[] = [];
+    // The same jobs less their worker's turn (dispatch to receipt): what the proxy's added-latency metric
+    // observes, each value kept here.
+    const addedMs: number[] = [];
     let timing = false;
     proxy.server.prependListener('request', (req, res) => {
       if (!timing || req.method !== 'POST') return;
       const started = performance.now();
       res.once('finish', () => atProxyMs.push(performance.now() - started));
     });
+    const added = proxy.metrics.addedLatency;
+    const observe = added.observe.bind(added) as (seconds: number) => void;
+    added.observe = ((seconds: number) => {
+      if (timing) addedMs.push(seconds * 1000);
+      observe(seconds);
+    }) as typeof added.observe;
     const profiler = PROFILE_DIR === undefined ? undefined : new Session();
     const result = (await runLoad(
       ['throughput', proxy.url, String(workers), String(PHASE_SECONDS), model],
@@ -159,10 +177,12 @@ async function throughputPhase(
         }
       },
     )) as LoadResult;
-    atProxyMs.sort((a, b) => a - b);
-    const at = (p: number) =>
-      atProxyMs[Math.min(atProxyMs.length - 1, Math.floor(atProxyMs.length * p))] ?? 0;
-    return { result, cpuMsPerJob: cpuMs / result.throughput.jobs, atProxy: { p50: at(0.5), p99: at(0.99) } };
+    return {
+      result,
+      cpuMsPerJob: cpuMs / result.throughput.jobs,
+      atProxy: percentiles(atProxyMs),
+      added: percentiles(addedMs),
+    };
   }, credit);
 }
 
@@ -236,13 +256,13 @@ console.log(
     `nice ${LOAD_NICE}\n`,
 );
 console.log(
-  'credit  workers  jobs/s   CPU ms/job   jobs/s per core   load CPU ms/job   p50 ms   p99 ms   (closed loop)   at rate   p50 ms   p99 ms   at the proxy: p50 ms   p99 ms',
+  'credit  workers  jobs/s   CPU ms/job   jobs/s per core   load CPU ms/job   p50 ms   p99 ms   (closed loop)   at rate   p50 ms   p99 ms   at the proxy: p50 ms   p99 ms   added: p50 ms   p99 ms',
 );
 const preparations: LoadResult['preparation'] = [];
 let ranOut = false;
 for (const credit of CREDIT_PLACES) {
   for (const workers of WORKER_COUNTS) {
-    const { result, cpuMsPerJob, atProxy } = await throughputPhase(workers, credit);
+    const { result, cpuMsPerJob, atProxy, added } = await throughputPhase(workers, credit);
     const { throughput, atHalfRate } = result;
     const rate = throughput.jobs / throughput.seconds;
     preparations.push(...result.preparation);
@@ -263,6 +283,8 @@ for (const credit of CREDIT_PLACES) {
         atHalfRate.p99.toFixed(2).padStart(8),
         atProxy.p50.toFixed(2).padStart(22),
         atProxy.p99.toFixed(2).padStart(8),
+        added.p50.toFixed(2).padStart(15),
+        added.p99.toFixed(2).padStart(8),
       ].join(' '),
     );
   }

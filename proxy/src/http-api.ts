@@ -161,15 +161,19 @@ export function createHttpApi(deps: HttpApiDeps): RequestListener {
   api.post(
     '/v1/jobs',
     route(async (req, res) => {
+      const arrivedAtMs = performance.now();
       const body = await readBody(req, deps.maxBodyBytes);
       const client = await authenticate(req, body, clock);
       const { sealed, wire } = parseJob(body);
       const jobId = sealed.header.jobId;
       let started = false;
       let ended = false;
+      let dispatchedAtMs = 0;
+      let workerTurnMs = 0;
       const line = (event: JobStreamEvent) => `${JSON.stringify(event)}\n`;
       const sink: JobSink = {
         accepted(workerId) {
+          dispatchedAtMs = performance.now();
           if (!started) {
             started = true;
             res.writeHead(200, { 'content-type': NDJSON, 'cache-control': 'no-store' });
@@ -179,10 +183,14 @@ export function createHttpApi(deps: HttpApiDeps): RequestListener {
         chunk(chunk) {
           res.write(line({ type: 'chunk', chunk }));
         },
+        answered() {
+          workerTurnMs = performance.now() - dispatchedAtMs;
+        },
         receipt(receipt) {
           ended = true;
           // The last line and the end of the response in one write.
           res.end(line({ type: 'receipt', receipt }));
+          metrics.addedLatency.observe((performance.now() - arrivedAtMs - workerTurnMs) / 1000);
         },
         fail(error) {
           ended = true;

@@ -67,6 +67,14 @@ export class ProxyMetrics {
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
+  readonly addedLatency = new Histogram({
+    name: 'cocoon_proxy_added_seconds',
+    help:
+      "Latency the proxy adds to a completed job: from its request's arrival to its answer's end, less its " +
+      "worker's turn (from the job's dispatch to its receipt's arrival, the network to the worker included)",
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
   readonly jobDuration = new Histogram({
     name: 'cocoon_proxy_job_duration_seconds',
     help: 'From admission of a job to its recorded receipt',

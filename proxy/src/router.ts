@@ -15,6 +15,8 @@ export interface JobSink {
   /** The job was sent to a worker; called again if it fails over to another before its first chunk. */
   accepted(workerId: string): void;
   chunk(chunk: SealedChunk): void;
+  /** The worker's receipt arrived: the worker's turn is over (the receipt is checked and recorded next). */
+  answered(): void;
   receipt(receipt: SignedReceipt): void;
   fail(error: ProxyError): void;
 }
@@ -410,6 +412,7 @@ export class JobRouter implements RegistryListener, JobMessageHandler {
     if (terms === undefined || job.receiptPending || (job.state !== 'running' && job.state !== 'cancelled'))
       return;
     job.receiptPending = true;
+    if (job.state === 'running') job.sink.answered();
     const { ledger, log, registry } = this.deps;
     // A cancelled job has already ended for its client; only its credit is left to settle.
     const end = (error: ProxyError | undefined, settlement: { spent?: bigint; receipt?: SignedReceipt }) => {

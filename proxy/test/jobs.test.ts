@@ -451,4 +451,24 @@ describe('admission', () => {
     expect(metrics).toMatch(/cocoon_proxy_dispatch_seconds_count 1/);
     expect(metrics).toMatch(/cocoon_proxy_queue_depth/);
   });
+
+  it("counts the latency it adds to a job apart from the worker's turn", async () => {
+    harness = await startHarness(testStore.store);
+    const worker = await harness.worker({ behaviour: 'hold' });
+    const client = harness.client();
+    const { sealed, jobKey } = await client.seal(MODEL, [worker.hpkePublicKey]);
+    const running = client.run(sealed, jobKey);
+    await waitFor(() => worker.isHeld(sealed.header.jobId), 'job held');
+    const heldMs = 500;
+    await new Promise((resolve) => setTimeout(resolve, heldMs));
+    worker.release(sealed.header.jobId);
+    await running;
+    const metrics = await (await fetch(`${harness.proxy.url}/metrics`)).text();
+    const sum = (name: string) => Number(new RegExp(`^${name}_sum (\\S+)$`, 'm').exec(metrics)?.[1]);
+    expect(metrics).toMatch(/^cocoon_proxy_added_seconds_count 1$/m);
+    expect(sum('cocoon_proxy_job_duration_seconds')).toBeGreaterThanOrEqual(heldMs / 1000);
+    // The worker held the job for heldMs; what is left is the proxy's own handling.
+    expect(sum('cocoon_proxy_added_seconds')).toBeGreaterThan(0);
+    expect(sum('cocoon_proxy_added_seconds')).toBeLessThan(heldMs / 1000 / 2);
+  });
 });
