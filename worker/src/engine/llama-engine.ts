@@ -65,8 +65,9 @@ function llamaGpuOption(choice: GpuChoice): 'auto' | 'cuda' | 'vulkan' | false {
 
 /** Loads llama.cpp for a `--gpu` choice; never compiles from source (an attested image runs only what it shipped). */
 export async function loadLlama(gpu: GpuChoice): Promise<Llama> {
+  let llama: Llama;
   try {
-    return await getLlama({ gpu: llamaGpuOption(gpu), build: 'never' });
+    llama = await getLlama({ gpu: llamaGpuOption(gpu), build: 'never' });
   } catch (error) {
     throw new EngineError(
       'gpu_unavailable',
@@ -76,6 +77,10 @@ export async function loadLlama(gpu: GpuChoice): Promise<Llama> {
       },
     );
   }
+  // Without a GPU node-llama-cpp runs at least 4 threads per context. llama.cpp's threads spin while they
+  // wait for each other, so on fewer cores they take turns: a token took 40x longer on 2 cores (measured).
+  if (llama.gpu === false) llama.maxThreads = Math.min(llama.maxThreads, llama.cpuMathCores);
+  return llama;
 }
 
 export class LlamaEngine implements Engine {

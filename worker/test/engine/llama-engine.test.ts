@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineError } from '../../src/engine/engine.js';
 import { type GpuChoice, LlamaEngine, loadLlama } from '../../src/engine/llama-engine.js';
 import type { ChatRequest } from '../../src/engine/request.js';
-import { type TinyGguf, writeTinyGguf } from '../../src/testing/tiny-gguf.js';
+import { type GeneratedGguf, writeTinyGguf } from '../../src/testing/random-gguf.js';
 
 // COCOON_TEST_GPU=cuda runs the same checks on a GPU; the default is CPU.
 const GPU = (process.env.COCOON_TEST_GPU ?? 'cpu') as GpuChoice;
@@ -24,8 +24,8 @@ const THREADS = 1;
 
 let dir: string;
 let llama: Llama;
-let tiny: TinyGguf;
-let otherTiny: TinyGguf;
+let tiny: GeneratedGguf;
+let otherTiny: GeneratedGguf;
 let engine: LlamaEngine;
 // node-llama-cpp used directly, on its own model instance and context: the reference.
 let directModel: LlamaModel;
@@ -327,6 +327,13 @@ describe('LlamaEngine lifecycle', () => {
     expect(() => closing.model(tiny.sha256)).toThrowError(expect.objectContaining({ code: 'closed' }));
     await expect(model.generate({ messages })).rejects.toMatchObject({ code: 'closed' });
   });
+
+  it.skipIf(GPU !== 'cpu')(
+    'runs no more threads than the cores that do math, as llama.cpp threads spin',
+    () => {
+      expect(llama.maxThreads).toBeLessThanOrEqual(llama.cpuMathCores);
+    },
+  );
 
   it('refuses a model listed twice', async () => {
     const twice = { path: tiny.path, sha256: tiny.sha256 };
