@@ -7,9 +7,11 @@
  *
  *   npx tsx bench/engine.bench.ts                      # the tiny random model, CPU
  *   COCOON_BENCH_MODEL=/models/x.gguf COCOON_BENCH_GPU=cuda npx tsx bench/engine.bench.ts
+ *   COCOON_BENCH_MODEL=random:tinyllama COCOON_BENCH_GPU=cuda npx tsx bench/engine.bench.ts   # offline
  *
- * Env: COCOON_BENCH_MODEL (path or hf: URI), COCOON_BENCH_GPU (auto|cpu|cuda|vulkan, default cpu for the
- * tiny model, auto otherwise), COCOON_BENCH_TOKENS (default 200), COCOON_BENCH_ROUNDS (default 11),
+ * Env: COCOON_BENCH_MODEL (path, hf: URI, or random:<shape> for a random-weight model of a real one's size,
+ * written first; shapes in src/testing/random-gguf.ts), COCOON_BENCH_GPU (auto|cpu|cuda|vulkan, default cpu
+ * for the tiny model, auto otherwise), COCOON_BENCH_TOKENS (default 200), COCOON_BENCH_ROUNDS (default 11),
  * COCOON_BENCH_THREADS (default: 1 for the tiny model, node-llama-cpp's choice otherwise).
  */
 import { execFile } from 'node:child_process';
@@ -38,7 +40,12 @@ import type { ChatRequest } from '../src/engine/request.js';
 import { resolveModel } from '../src/models/resolve-model.js';
 import { WorkerIdentity } from '../src/node/identity.js';
 import { COALESCE_MS, serveJob } from '../src/node/serve-job.js';
-import { writeTinyGguf } from '../src/testing/tiny-gguf.js';
+import {
+  RANDOM_GGUF_SHAPES,
+  type RandomGgufShape,
+  writeRandomGguf,
+  writeTinyGguf,
+} from '../src/testing/random-gguf.js';
 import type { RssSample } from './rss-child.js';
 
 interface Run {
@@ -98,6 +105,26 @@ const TARGET_RSS_BEYOND_MODEL_MB = 150;
 const MB = 1e6;
 const RSS_JOBS = 20;
 
+const RANDOM_PREFIX = 'random:';
+
+/** A model file from a path or hf: URI, or a random-weight one written into `workDir` for `random:<shape>`. */
+async function benchModel(source: string, workDir: string) {
+  if (!source.startsWith(RANDOM_PREFIX)) return resolveModel(source);
+  const shape = source.slice(RANDOM_PREFIX.length);
+  if (!Object.hasOwn(RANDOM_GGUF_SHAPES, shape)) {
+    throw new Error(
+      `COCOON_BENCH_MODEL=${source}: no such shape; one of ${Object.keys(RANDOM_GGUF_SHAPES).join(', ')}`,
+    );
+  }
+  const started = performance.now();
+  const model = await writeRandomGguf(join(workDir, `${shape}.gguf`), {
+    shape: shape as RandomGgufShape,
+    contextLength: contextSize,
+  });
+  console.log(`wrote ${model.path} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return model;
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -110,7 +137,7 @@ async function main(): Promise<void> {
   const workDir = await mkdtemp(join(tmpdir(), 'cocoon-bench-'));
   try {
     const model = source
-      ? await resolveModel(source)
+      ? await benchModel(source, workDir)
       : await writeTinyGguf(join(workDir, 'tiny.gguf'), { seed: 1 });
     const llama = await loadLlama(gpu);
     const engine = await LlamaEngine.create({

@@ -1,33 +1,82 @@
 // Node-only: writes a file with node:fs.
 import { createHash } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /**
- * A tiny random-weight llama GGUF (~500 KB) that node-llama-cpp loads and runs on CPU.
- * Its output is gibberish, but loading, tokenizing, sampling, streaming and cancelling are real.
+ * Random-weight llama GGUFs that node-llama-cpp loads and runs: a tiny one (~500 KB) for tests, and larger
+ * shapes for benchmarks (a real model's size and speed, offline: no weights can be downloaded there).
+ * Their output is gibberish, but loading, tokenizing, sampling, streaming and cancelling are real.
  * The same seed always gives the same bytes, hence the same SHA-256 and the same generated tokens.
  */
-export interface TinyGgufOptions {
+export interface RandomGgufOptions {
   /** Seed of the weight generator (default 1). */
   seed?: number;
   /** Training context the file declares (default 512); larger for tests that send long prompts. */
   contextLength?: number;
 }
 
-export interface TinyGguf {
+export interface GeneratedGguf {
   path: string;
   /** Lowercase hex SHA-256 of the file: the model id a worker announces for it. */
   sha256: string;
 }
 
-const EMBEDDING = 64;
-const FEED_FORWARD = 128;
-const HEADS = 4;
-const BLOCKS = 2;
+/** A llama model's dimensions. */
+export interface LlamaShape {
+  embedding: number;
+  feedForward: number;
+  heads: number;
+  /** Key/value heads (grouped-query attention when fewer than `heads`). */
+  kvHeads: number;
+  blocks: number;
+  /** Tokens in the vocabulary: the tiny one's, padded with filler pieces up to this (a real output layer's width). */
+  vocabulary?: number;
+  /** Weights are uniform in ±this. */
+  weightScale: number;
+}
+
+const TINY_SHAPE: LlamaShape = {
+  embedding: 64,
+  feedForward: 128,
+  heads: 4,
+  kvHeads: 4,
+  blocks: 2,
+  weightScale: 0.1,
+};
+
+/**
+ * Shapes for `writeRandomGguf`, F32 weights. `small`: ≈ 125M parameters (0.5 GB), decodes at a real
+ * model's pace on a CPU. `tinyllama`: TinyLlama-1.1B's dimensions (4.4 GB), about as many bytes read per
+ * token as a 7-8B model quantized to 4 bits, the usual size served on one GPU.
+ */
+export const RANDOM_GGUF_SHAPES = {
+  tiny: TINY_SHAPE,
+  small: {
+    embedding: 768,
+    feedForward: 2048,
+    heads: 12,
+    kvHeads: 4,
+    blocks: 12,
+    vocabulary: 32_000,
+    weightScale: 1 / Math.sqrt(768),
+  },
+  tinyllama: {
+    embedding: 2048,
+    feedForward: 5632,
+    heads: 32,
+    kvHeads: 4,
+    blocks: 22,
+    vocabulary: 32_000,
+    weightScale: 1 / Math.sqrt(2048),
+  },
+} satisfies Record<string, LlamaShape>;
+export type RandomGgufShape = keyof typeof RANDOM_GGUF_SHAPES;
+
 const DEFAULT_CONTEXT_LENGTH = 512;
 const ALIGNMENT = 32;
-const WEIGHT_SCALE = 0.1;
+/** Weights are generated and written this many values at a time, so a large file needs little memory. */
+const SLICE_VALUES = 1 << 22;
 
 const MetadataType = { U32: 4, I32: 5, F32: 6, String: 8, Array: 9 } as const;
 
@@ -35,25 +84,58 @@ const TokenType = { Normal: 1, Unknown: 2, Control: 3, Byte: 6 } as const;
 
 const GGML_TYPE_F32 = 0;
 
-export async function writeTinyGguf(path: string, options: TinyGgufOptions = {}): Promise<TinyGguf> {
-  const bytes = buildTinyGguf(options.seed ?? 1, options.contextLength ?? DEFAULT_CONTEXT_LENGTH);
+export async function writeTinyGguf(path: string, options: RandomGgufOptions = {}): Promise<GeneratedGguf> {
+  return writeRandomGguf(path, { ...options, shape: 'tiny' });
+}
+
+/** Writes a random-weight GGUF of a named shape, streamed to disk. */
+export async function writeRandomGguf(
+  path: string,
+  options: RandomGgufOptions & { shape: RandomGgufShape },
+): Promise<GeneratedGguf> {
   await mkdir(dirname(path), { recursive: true });
   // Write then rename, so a test running in parallel never loads a half-written file.
   const partialPath = `${path}.${process.pid}.partial`;
-  await writeFile(partialPath, bytes);
+  const hash = createHash('sha256');
+  const file = await open(partialPath, 'w');
+  try {
+    const pieces = ggufPieces(
+      options.shape,
+      options.seed ?? 1,
+      options.contextLength ?? DEFAULT_CONTEXT_LENGTH,
+    );
+    for (const piece of pieces) {
+      hash.update(piece);
+      await file.write(piece);
+    }
+  } finally {
+    await file.close();
+  }
   await rename(partialPath, path);
-  return { path, sha256: createHash('sha256').update(bytes).digest('hex') };
+  return { path, sha256: hash.digest('hex') };
 }
 
-/** The GGUF bytes for a seed, without touching the disk. */
+/** The tiny GGUF's bytes for a seed, without touching the disk. */
 export function buildTinyGguf(seed: number, contextLength = DEFAULT_CONTEXT_LENGTH): Uint8Array {
-  const vocabulary = tinyVocabulary();
-  const random = mulberry32(seed);
-  const tensors = tinyTensorShapes(vocabulary.tokens.length).map(({ name, dims, isNorm }) => {
-    const values = new Float32Array(dims.reduce((a, b) => a * b, 1));
-    for (let i = 0; i < values.length; i++) values[i] = isNorm ? 1 : (random() * 2 - 1) * WEIGHT_SCALE;
-    return { name, dims, values };
-  });
+  const pieces = [...ggufPieces('tiny', seed, contextLength)];
+  const bytes = new Uint8Array(pieces.reduce((sum, piece) => sum + piece.length, 0));
+  let offset = 0;
+  for (const piece of pieces) {
+    bytes.set(piece, offset);
+    offset += piece.length;
+  }
+  return bytes;
+}
+
+/** The file in order: header (metadata, tensor infos), then each tensor's weights, in slices. */
+function* ggufPieces(shapeName: RandomGgufShape, seed: number, contextLength: number): Generator<Uint8Array> {
+  const shape: LlamaShape = RANDOM_GGUF_SHAPES[shapeName];
+  const vocabulary = randomVocabulary(shape.vocabulary);
+  const tensors = tensorShapes(shape, vocabulary.tokens.length).map((tensor) => ({
+    ...tensor,
+    count: tensor.dims.reduce((a, b) => a * b, 1),
+  }));
+  const headDimension = shape.embedding / shape.heads;
 
   const out = new ByteWriter();
   out.raw(new TextEncoder().encode('GGUF'));
@@ -61,15 +143,15 @@ export function buildTinyGguf(seed: number, contextLength = DEFAULT_CONTEXT_LENG
   out.u64(tensors.length);
   const metadata: Array<[string, (w: ByteWriter) => void]> = [
     ['general.architecture', (w) => w.stringValue('llama')],
-    ['general.name', (w) => w.stringValue(`cocoon-tiny-${seed}`)],
+    ['general.name', (w) => w.stringValue(`cocoon-${shapeName}-${seed}`)],
     ['general.alignment', (w) => w.u32Value(ALIGNMENT)],
     ['llama.context_length', (w) => w.u32Value(contextLength)],
-    ['llama.embedding_length', (w) => w.u32Value(EMBEDDING)],
-    ['llama.block_count', (w) => w.u32Value(BLOCKS)],
-    ['llama.feed_forward_length', (w) => w.u32Value(FEED_FORWARD)],
-    ['llama.attention.head_count', (w) => w.u32Value(HEADS)],
-    ['llama.attention.head_count_kv', (w) => w.u32Value(HEADS)],
-    ['llama.rope.dimension_count', (w) => w.u32Value(EMBEDDING / HEADS)],
+    ['llama.embedding_length', (w) => w.u32Value(shape.embedding)],
+    ['llama.block_count', (w) => w.u32Value(shape.blocks)],
+    ['llama.feed_forward_length', (w) => w.u32Value(shape.feedForward)],
+    ['llama.attention.head_count', (w) => w.u32Value(shape.heads)],
+    ['llama.attention.head_count_kv', (w) => w.u32Value(shape.kvHeads)],
+    ['llama.rope.dimension_count', (w) => w.u32Value(headDimension)],
     ['llama.attention.layer_norm_rms_epsilon', (w) => w.f32Value(1e-5)],
     ['tokenizer.ggml.model', (w) => w.stringValue('llama')],
     ['tokenizer.ggml.tokens', (w) => w.stringArray(vocabulary.tokens)],
@@ -92,14 +174,31 @@ export function buildTinyGguf(seed: number, contextLength = DEFAULT_CONTEXT_LENG
     for (const dim of tensor.dims) out.u64(dim);
     out.u32(GGML_TYPE_F32);
     out.u64(dataOffset);
-    dataOffset += alignUp(tensor.values.byteLength, ALIGNMENT);
+    dataOffset += alignUp(tensor.count * 4, ALIGNMENT);
   }
   out.padTo(ALIGNMENT);
+  yield out.bytes();
+
+  const random = mulberry32(seed);
   for (const tensor of tensors) {
-    out.f32s(tensor.values);
-    out.padTo(ALIGNMENT);
+    for (let done = 0; done < tensor.count; done += SLICE_VALUES) {
+      const values = new Float32Array(Math.min(SLICE_VALUES, tensor.count - done));
+      for (let i = 0; i < values.length; i++)
+        values[i] = tensor.isNorm ? 1 : (random() * 2 - 1) * shape.weightScale;
+      yield littleEndianBytes(values);
+    }
+    const padding = alignUp(tensor.count * 4, ALIGNMENT) - tensor.count * 4;
+    if (padding > 0) yield new Uint8Array(padding);
   }
-  return out.bytes();
+}
+
+/** GGUF is little-endian: a Float32Array's own bytes on such a machine, else swapped. */
+function littleEndianBytes(values: Float32Array): Uint8Array {
+  const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] === 1) return bytes;
+  const view = new DataView(new ArrayBuffer(values.byteLength));
+  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i] as number, true);
+  return new Uint8Array(view.buffer);
 }
 
 interface TinyVocabulary {
@@ -108,8 +207,11 @@ interface TinyVocabulary {
   types: number[];
 }
 
-/** `<unk>`, `<s>`, `</s>`, the 256 byte tokens (so any text tokenizes), then SentencePiece-style pieces. */
-function tinyVocabulary(): TinyVocabulary {
+/**
+ * `<unk>`, `<s>`, `</s>`, the 256 byte tokens (so any text tokenizes), then SentencePiece-style pieces, then
+ * filler pieces up to `size` (whole-word tokens that no text tokenizes to, but the model may generate).
+ */
+function randomVocabulary(size?: number): TinyVocabulary {
   const tokens = ['<unk>', '<s>', '</s>'];
   const types: number[] = [TokenType.Unknown, TokenType.Control, TokenType.Control];
   for (let byte = 0; byte < 256; byte++) {
@@ -132,27 +234,32 @@ function tinyVocabulary(): TinyVocabulary {
     tokens.push(piece);
     types.push(TokenType.Normal);
   }
+  for (let filler = 0; tokens.length < (size ?? 0); filler++) {
+    tokens.push(`▁~${filler}`);
+    types.push(TokenType.Normal);
+  }
   if (new Set(tokens).size !== tokens.length) throw new Error('tiny GGUF vocabulary has a duplicate token');
   // SentencePiece merges prefer higher scores: whole words beat single letters.
   const scores = tokens.map((token, index) => (types[index] === TokenType.Normal ? -1 / token.length : 0));
   return { tokens, scores, types };
 }
 
-function tinyTensorShapes(vocabularySize: number) {
-  const E = EMBEDDING;
-  const FF = FEED_FORWARD;
+function tensorShapes(shape: LlamaShape, vocabularySize: number) {
+  const E = shape.embedding;
+  const FF = shape.feedForward;
+  const KV = (shape.embedding / shape.heads) * shape.kvHeads;
   const shapes: Array<{ name: string; dims: number[]; isNorm: boolean }> = [
     { name: 'token_embd.weight', dims: [E, vocabularySize], isNorm: false },
     { name: 'output_norm.weight', dims: [E], isNorm: true },
     { name: 'output.weight', dims: [E, vocabularySize], isNorm: false },
   ];
-  for (let block = 0; block < BLOCKS; block++) {
+  for (let block = 0; block < shape.blocks; block++) {
     const prefix = `blk.${block}`;
     shapes.push(
       { name: `${prefix}.attn_norm.weight`, dims: [E], isNorm: true },
       { name: `${prefix}.attn_q.weight`, dims: [E, E], isNorm: false },
-      { name: `${prefix}.attn_k.weight`, dims: [E, E], isNorm: false },
-      { name: `${prefix}.attn_v.weight`, dims: [E, E], isNorm: false },
+      { name: `${prefix}.attn_k.weight`, dims: [E, KV], isNorm: false },
+      { name: `${prefix}.attn_v.weight`, dims: [E, KV], isNorm: false },
       { name: `${prefix}.attn_output.weight`, dims: [E, E], isNorm: false },
       { name: `${prefix}.ffn_norm.weight`, dims: [E], isNorm: true },
       { name: `${prefix}.ffn_gate.weight`, dims: [E, FF], isNorm: false },
@@ -217,14 +324,6 @@ class ByteWriter {
     this.reserve(8);
     this.view.setBigUint64(this.length, BigInt(value), true);
     this.length += 8;
-  }
-
-  f32s(values: Float32Array): void {
-    this.reserve(values.byteLength);
-    for (const value of values) {
-      this.view.setFloat32(this.length, value, true);
-      this.length += 4;
-    }
   }
 
   string(text: string): void {

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readGgufFileInfo } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTinyGguf, writeTinyGguf } from '../../src/testing/tiny-gguf.js';
+import { buildTinyGguf, writeRandomGguf, writeTinyGguf } from '../../src/testing/random-gguf.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -39,5 +40,20 @@ describe('writeTinyGguf', () => {
     expect(tokens).toContain('<0xFF>');
     expect(tokens).toContain('▁the');
     expect(info.tensorInfo?.length).toBe(3 + 2 * 9);
+  });
+
+  it('writes a larger shape streamed, with grouped-query attention and a real vocabulary width', async () => {
+    const small = await writeRandomGguf(join(dir, 'small.gguf'), { shape: 'small', contextLength: 1024 });
+    const info = await readGgufFileInfo(small.path);
+    expect(info.metadata.general.name).toBe('cocoon-small-1');
+    expect(info.metadata.llama?.context_length).toBe(1024);
+    expect((info.metadata.tokenizer.ggml.tokens as string[]).length).toBe(32_000);
+    // 12 query heads share 4 key/value heads of 64 dimensions.
+    const key = info.tensorInfo?.find((tensor) => tensor.name === 'blk.0.attn_k.weight');
+    expect(key?.dimensions.map(Number)).toEqual([768, 256]);
+    const hash = createHash('sha256');
+    for await (const piece of createReadStream(small.path)) hash.update(piece);
+    expect(hash.digest('hex')).toBe(small.sha256);
+    await rm(small.path);
   });
 });

@@ -11,7 +11,7 @@ import {
   ModelResolutionError,
   resolveModel,
 } from '../../src/models/resolve-model.js';
-import { type TinyGguf, writeTinyGguf } from '../../src/testing/tiny-gguf.js';
+import { type GeneratedGguf, writeTinyGguf } from '../../src/testing/random-gguf.js';
 
 /** Just enough of the Hugging Face API for node-llama-cpp: quant manifests and ranged file downloads. */
 class FakeHuggingFace {
@@ -68,7 +68,7 @@ class FakeHuggingFace {
 }
 
 let dir: string;
-let tiny: TinyGguf;
+let tiny: GeneratedGguf;
 let big: Uint8Array;
 let hub: FakeHuggingFace;
 
