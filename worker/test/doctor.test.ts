@@ -5,7 +5,7 @@ import { loadConfig } from '@cocoon/shared';
 import { describe, expect, it } from 'vitest';
 import { formatChecks, runDoctor } from '../src/doctor.js';
 import { parseModelSources } from '../src/runtime.js';
-import { writeTinyGguf } from '../src/testing/tiny-gguf.js';
+import { writeTinyGguf } from '../src/testing/random-gguf.js';
 
 const payout = 'EQD__________________________________________0vo';
 
