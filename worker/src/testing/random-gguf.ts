@@ -117,14 +117,7 @@ export async function writeRandomGguf(
 
 /** The tiny GGUF's bytes for a seed, without touching the disk. */
 export function buildTinyGguf(seed: number, contextLength = DEFAULT_CONTEXT_LENGTH): Uint8Array {
-  const pieces = [...ggufPieces('tiny', seed, contextLength)];
-  const bytes = new Uint8Array(pieces.reduce((sum, piece) => sum + piece.length, 0));
-  let offset = 0;
-  for (const piece of pieces) {
-    bytes.set(piece, offset);
-    offset += piece.length;
-  }
-  return bytes;
+  return new Uint8Array(Buffer.concat([...ggufPieces('tiny', seed, contextLength)]));
 }
 
 /** The file in order: header (metadata, tensor infos), then each tensor's weights, in slices. */
