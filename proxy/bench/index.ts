@@ -10,6 +10,8 @@
  *   proxy's `cocoon_proxy_added_seconds` observes: the latency the proxy adds, which the target bounds);
  *   and the load process's own CPU time per job (it shares the cores: near the proxy's, it limits the figure);
  *   with credit reservations in memory (routing alone), then leased from the store as `cocoon-proxy` takes them.
+ * - Streaming: answers of 64 token-sized chunks, one every 2 ms per job, 64 jobs in flight: chunks forwarded
+ *   per second and the proxy's CPU time per chunk (a real answer is a chunk per token or per 8 ms).
  * - Memory: the RSS of a proxy process as `cocoon-proxy` runs (bundled, on plain Node, PGlite's wasm kept at
  *   V8's baseline tier; BENCH_WASM_TIER_UP=1 lets it tier up) with 1,000 jobs in flight (workers streaming
  *   slowly), against its target.
@@ -36,7 +38,7 @@ const CREDIT_PLACES = (process.env.BENCH_CREDIT ?? CREDITS.join(',')).split(',')
     throw new Error(`BENCH_CREDIT: no credit place ${place}`);
   return place as Credit;
 });
-/** Set to a folder to write a CPU profile of the proxy during each throughput phase. */
+/** Set to a folder to write a CPU profile of the proxy during each throughput and streaming phase. */
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 /** A Postgres server to use instead of an embedded PGlite store per phase (its tables are shared). */
 const DATABASE_URL = process.env.DATABASE_URL;
@@ -118,6 +120,34 @@ async function runLoad(
   return result;
 }
 
+/**
+ * This process's CPU time (ms) from start() to stop(), and a CPU profile of it written to
+ * PROFILE_DIR/<name>.cpuprofile when BENCH_PROFILE_DIR is set.
+ */
+function cpuWindow(name: string) {
+  const profiler = PROFILE_DIR === undefined ? undefined : new Session();
+  let cpuStart = process.cpuUsage();
+  return {
+    async start(): Promise<void> {
+      if (profiler) {
+        profiler.connect();
+        await profiler.post('Profiler.enable');
+        await profiler.post('Profiler.start');
+      }
+      cpuStart = process.cpuUsage();
+    },
+    async stop(): Promise<number> {
+      const used = process.cpuUsage(cpuStart);
+      if (profiler) {
+        const { profile } = await profiler.post('Profiler.stop');
+        await writeFile(join(PROFILE_DIR as string, `${name}.cpuprofile`), JSON.stringify(profile));
+        profiler.disconnect();
+      }
+      return (used.user + used.system) / 1000;
+    },
+  };
+}
+
 type Percentiles = { p50: number; p99: number };
 function percentiles(values: number[]): Percentiles {
   const sorted = [...values].sort((a, b) => a - b);
@@ -130,7 +160,6 @@ async function throughputPhase(
   credit: Credit,
 ): Promise<{ result: LoadResult; cpuMsPerJob: number; atProxy: Percentiles; added: Percentiles }> {
   return withProxy(async (proxy, model) => {
-    let cpuStart = process.cpuUsage();
     let cpuMs = 0;
     // The open loop's jobs as the proxy sees them: from a request's arrival to its answer's last byte
     // handed to the socket (the latency it adds, the fake worker's instant answer included).
@@ -150,30 +179,14 @@ async function throughputPhase(
       if (timing) addedMs.push(seconds * 1000);
       observe(seconds);
     }) as typeof added.observe;
-    const profiler = PROFILE_DIR === undefined ? undefined : new Session();
+    const window = cpuWindow(`proxy-${credit}-${workers}`);
     const result = (await runLoad(
       ['throughput', proxy.url, String(workers), String(PHASE_SECONDS), model],
       async (message) => {
-        if (message.phase === 'throughput-start') {
-          if (profiler) {
-            profiler.connect();
-            await profiler.post('Profiler.enable');
-            await profiler.post('Profiler.start');
-          }
-          cpuStart = process.cpuUsage();
-        }
+        if (message.phase === 'throughput-start') await window.start();
         if (message.phase === 'throughput-end') {
           timing = true;
-          const used = process.cpuUsage(cpuStart);
-          cpuMs = (used.user + used.system) / 1000;
-          if (profiler) {
-            const { profile } = await profiler.post('Profiler.stop');
-            await writeFile(
-              join(PROFILE_DIR as string, `proxy-${credit}-${workers}.cpuprofile`),
-              JSON.stringify(profile),
-            );
-            profiler.disconnect();
-          }
+          cpuMs = await window.stop();
         }
       },
     )) as LoadResult;
@@ -184,6 +197,33 @@ async function throughputPhase(
       added: percentiles(addedMs),
     };
   }, credit);
+}
+
+interface StreamingResult {
+  jobs: number;
+  seconds: number;
+  chunks: number;
+  chunksPerJob: number;
+}
+const STREAMING_WORKERS = 10;
+
+/**
+ * Answers streamed as a GPU decodes (bench/load.ts `streaming`: a chunk every 2 ms), credit leased from the
+ * store: chunks forwarded per second and the proxy's CPU time for them.
+ */
+async function streamingPhase(): Promise<{ result: StreamingResult; cpuMs: number }> {
+  return withProxy(async (proxy, model) => {
+    const window = cpuWindow('proxy-streaming');
+    let cpuMs = 0;
+    const result = (await runLoad(
+      ['streaming', proxy.url, String(STREAMING_WORKERS), String(PHASE_SECONDS), model],
+      async (message) => {
+        if (message.phase === 'streaming-start') await window.start();
+        if (message.phase === 'streaming-end') cpuMs = await window.stop();
+      },
+    )) as StreamingResult;
+    return { result, cpuMs };
+  }, 'store');
 }
 
 /** The resident memory (MB) of process `pid`, as the kernel counts it (VmRSS). */
@@ -259,10 +299,13 @@ console.log(
   'credit  workers  jobs/s   CPU ms/job   jobs/s per core   load CPU ms/job   p50 ms   p99 ms   (closed loop)   at rate   p50 ms   p99 ms   at the proxy: p50 ms   p99 ms   added: p50 ms   p99 ms',
 );
 const preparations: LoadResult['preparation'] = [];
+/** Proxy CPU ms per job of each routing phase, by `credit/workers`. */
+const cpuMsPerJobOf = new Map<string, number>();
 let ranOut = false;
 for (const credit of CREDIT_PLACES) {
   for (const workers of WORKER_COUNTS) {
     const { result, cpuMsPerJob, atProxy, added } = await throughputPhase(workers, credit);
+    cpuMsPerJobOf.set(`${credit}/${workers}`, cpuMsPerJob);
     const { throughput, atHalfRate } = result;
     const rate = throughput.jobs / throughput.seconds;
     preparations.push(...result.preparation);
@@ -288,6 +331,22 @@ for (const credit of CREDIT_PLACES) {
       ].join(' '),
     );
   }
+}
+const streaming = await streamingPhase();
+{
+  const { result, cpuMs } = streaming;
+  const oneChunkJobMs = cpuMsPerJobOf.get(`store/${STREAMING_WORKERS}`);
+  const beyond =
+    oneChunkJobMs === undefined
+      ? ''
+      : `, ${(((cpuMs - result.jobs * oneChunkJobMs) / (result.chunks - result.jobs)) * 1000).toFixed(1)} µs ` +
+        'per chunk beyond a one-chunk job (the store phase above)';
+  console.log(
+    `\nstreaming (credit in the store, ${STREAMING_WORKERS} workers, answers of ${result.chunksPerJob} chunks 2 ms ` +
+      `apart, 64 in flight): ${(result.jobs / result.seconds).toFixed(0)} jobs/s, ` +
+      `${(result.chunks / result.seconds).toFixed(0)} chunks/s; proxy CPU ${((cpuMs / result.chunks) * 1000).toFixed(1)} µs ` +
+      `per chunk${beyond}`,
+  );
 }
 const slowest = preparations.reduce((a, b) => (b.ms > a.ms ? b : a));
 console.log(

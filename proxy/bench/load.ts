@@ -5,6 +5,8 @@
  * - `throughput`: workers answer every job at once (one sealed-looking chunk and a really signed receipt).
  * - `memory`: HELD_JOBS jobs held open at once, their workers streaming a chunk per job every second,
  *   then all answered.
+ * - `streaming`: workers stream each answer as STREAMED_CHUNKS token-sized chunks, one every
+ *   CHUNK_INTERVAL_MS (as a GPU decodes), then the receipt; a closed loop of CONCURRENCY jobs.
  * This process shares the machine's cores with the proxy, so before each phase it prepares all that does
  * not depend on timing (request bodies and signatures, each job's receipts); during the phase a client only
  * sends a prepared request and a worker only looks its receipt up.
@@ -38,6 +40,9 @@ const CLIENTS = 16;
 const HELD_JOBS = 1000;
 const HOLD_MS = 3000;
 const STREAM_INTERVAL_MS = 1000;
+/** The streaming mode's answers: chunks per answer, and the time between two (a fast GPU's pace per token). */
+const STREAMED_CHUNKS = 64;
+const CHUNK_INTERVAL_MS = 2;
 /** Jobs prepared per second of the closed loop: it ends early, saying so, if the proxy routes more. */
 const MAX_RATE = 5000;
 /**
@@ -86,6 +91,20 @@ function answer(socket: WebSocket, jobId: string, signer: Signer, chunks = 1): v
 }
 
 type JobHandler = (socket: WebSocket, jobId: string, signer: Signer) => void;
+
+/** Streams the answer a chunk at a time, CHUNK_INTERVAL_MS apart, then sends the last one and the receipt. */
+const streamAnswer: JobHandler = (socket, jobId, signer) => {
+  let index = 0;
+  const next = () => {
+    if (index === STREAMED_CHUNKS - 1) {
+      answer(socket, jobId, signer, STREAMED_CHUNKS);
+      return;
+    }
+    socket.send(chunkMessage(jobId, index++, false));
+    setTimeout(next, CHUNK_INTERVAL_MS);
+  };
+  next();
+};
 interface Worker {
   keyId: string;
   signer: Signer;
@@ -364,6 +383,20 @@ if (mode === 'memory') {
   holding.release();
   await answered;
   emit({ result: { jobs: HELD_JOBS } });
+} else if (mode === 'streaming') {
+  const capacity = Math.max(4, Math.ceil((CONCURRENCY * 2) / workerCount));
+  const workers: Worker[] = [];
+  for (let i = 0; i < workerCount; i++) workers.push(await startWorker(capacity, streamAnswer));
+  // At most CONCURRENCY answers of STREAMED_CHUNKS × CHUNK_INTERVAL_MS each at once, and twice that to spare.
+  const jobs = prepareTimed(
+    workers,
+    Math.ceil(((CONCURRENCY * phaseMs) / (STREAMED_CHUNKS * CHUNK_INTERVAL_MS)) * 2),
+  );
+  await Promise.all(prepareJobs(workers, CONCURRENCY).map((job) => runJob(job)));
+  emit({ phase: 'streaming-start' });
+  const streamed = await closedLoop(jobs);
+  emit({ phase: 'streaming-end' });
+  emit({ result: { ...streamed, chunks: streamed.jobs * STREAMED_CHUNKS, chunksPerJob: STREAMED_CHUNKS } });
 } else {
   const capacity = Math.max(4, Math.ceil((CONCURRENCY * 2) / workerCount));
   const workers: Worker[] = [];
