@@ -29,6 +29,7 @@ import { bundleProxy, proxyDir } from '../scripts/build.js';
 import type { ProxyDb } from '../src/db.js';
 import type { CocoonProxy } from '../src/proxy.js';
 import { CREDITS, type Credit, startBenchProxy } from './bench-proxy.js';
+import { type Percentiles, percentiles } from './percentiles.js';
 
 const PHASE_SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? '1,10,100').split(',').map(Number);
@@ -146,13 +147,6 @@ function cpuWindow(name: string) {
       return (used.user + used.system) / 1000;
     },
   };
-}
-
-type Percentiles = { p50: number; p99: number };
-function percentiles(values: number[]): Percentiles {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
-  return { p50: at(0.5), p99: at(0.99) };
 }
 
 async function throughputPhase(

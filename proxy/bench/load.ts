@@ -28,6 +28,7 @@ import {
 } from '@cocoon/shared';
 import { generateWorkerKeyPair, hpkeKeyId } from '@cocoon/shared/crypto/hpke';
 import WebSocket from 'ws';
+import { percentiles } from './percentiles.js';
 
 const [mode = 'throughput', baseUrl = '', workerCountText = '1', secondsText = '3', modelArg = ''] =
   process.argv.slice(2);
@@ -299,13 +300,6 @@ function runJob(job: PreparedJob, onFirstChunk?: () => void): Promise<number> {
   });
 }
 
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
-const summary = (latencies: number[]) => {
-  const sorted = [...latencies].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
-};
-
 /** As many jobs as CONCURRENCY loops can run in the phase, or until the prepared jobs run out. */
 async function closedLoop(jobs: PreparedJob[]) {
   const latencies: number[] = [];
@@ -320,7 +314,7 @@ async function closedLoop(jobs: PreparedJob[]) {
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  return { jobs: latencies.length, seconds, ranOut: next === jobs.length, ...summary(latencies) };
+  return { jobs: latencies.length, seconds, ranOut: next === jobs.length, ...percentiles(latencies) };
 }
 
 /** Jobs started at a fixed rate, whatever the answers' timing (open loop, so queueing shows in latency). */
@@ -337,7 +331,7 @@ async function openLoop(jobs: PreparedJob[], rate: number) {
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   await Promise.all(running);
-  return { rate, jobs: latencies.length, ...summary(latencies) };
+  return { rate, jobs: latencies.length, ...percentiles(latencies) };
 }
 
 /** Workers that hold every job open, streaming a chunk per job each STREAM_INTERVAL_MS, until released. */
