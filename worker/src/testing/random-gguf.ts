@@ -1,6 +1,7 @@
 // Node-only: writes a file with node:fs.
 import { createHash } from 'node:crypto';
 import { mkdir, open, rename } from 'node:fs/promises';
+import { endianness } from 'node:os';
 import { dirname } from 'node:path';
 
 /**
@@ -188,7 +189,7 @@ function* ggufPieces(shapeName: RandomGgufShape, seed: number, contextLength: nu
 /** GGUF is little-endian: a Float32Array's own bytes on such a machine, else swapped. */
 function littleEndianBytes(values: Float32Array): Uint8Array {
   const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-  if (new Uint8Array(new Uint16Array([1]).buffer)[0] === 1) return bytes;
+  if (endianness() === 'LE') return bytes;
   const view = new DataView(new ArrayBuffer(values.byteLength));
   for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i] as number, true);
   return new Uint8Array(view.buffer);
