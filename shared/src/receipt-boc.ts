@@ -74,6 +74,52 @@ function crcMatches(boc: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * Why a BOC's framing is not one the TON node's reader accepts, or undefined when it is. @ton/core reads
+ * past reserved flags, absent cells and bytes after the cells (a cleared CRC flag leaves the CRC behind as
+ * trailing bytes), so one signed cell could arrive in many encodings; the node's reader, and this check,
+ * refuse them. Only the generic format (b5ee9c72), the one every current serializer writes.
+ */
+export function bocFramingError(boc: Uint8Array): string | undefined {
+  if (boc.length < 6 || uint32At(boc, 0) !== BOC_MAGIC) return 'not a generic BOC (magic b5ee9c72)';
+  const flags = boc[4] as number;
+  const hasIdx = (flags & 0x80) !== 0;
+  const hasCacheBits = (flags & 0x20) !== 0;
+  const size = flags & 0x07;
+  const offBytes = boc[5] as number;
+  if ((flags & 0x18) !== 0) return 'reserved BOC flags are set';
+  if (hasCacheBits && !hasIdx) return 'BOC cache bits without an index';
+  if (size < 1 || size > 4 || offBytes < 1 || offBytes > 8)
+    return 'BOC reference or offset size out of range';
+  const uintAt = (at: number, bytes: number) => {
+    let value = 0;
+    for (let i = 0; i < bytes; i++) value = value * 256 + (boc[at + i] ?? 0);
+    return value;
+  };
+  const cells = uintAt(6, size);
+  const roots = uintAt(6 + size, size);
+  if (uintAt(6 + 2 * size, size) !== 0) return 'BOC has absent cells';
+  const cellsLength = uintAt(6 + 3 * size, offBytes);
+  const cellsAt = 6 + 3 * size + offBytes + roots * size + (hasIdx ? cells * offBytes : 0);
+  const expected = cellsAt + cellsLength + (flags & HAS_CRC32C ? CRC_LENGTH : 0);
+  if (boc.length !== expected) return `BOC is ${boc.length} bytes, its header describes ${expected}`;
+  // The cells must fill their section exactly: @ton/core stops after the last one it was told of.
+  const cellsEnd = cellsAt + cellsLength;
+  let at = cellsAt;
+  let read = 0;
+  for (; read < cells && at < cellsEnd; read++) {
+    const d1 = boc[at] as number;
+    const d2 = boc[at + 1] as number;
+    const hashes = d1 & 0x10 ? (1 + popcount3(d1 >> 5)) * (HASH_BYTES + 2) : 0;
+    at += 2 + hashes + Math.ceil(d2 / 2) + (d1 & 0x07) * size;
+  }
+  if (read !== cells || at !== cellsEnd) return `BOC's ${cells} cells do not fill their ${cellsLength} bytes`;
+  return undefined;
+}
+
+/** Set bits among the low three: a level mask's higher hashes. */
+const popcount3 = (mask: number): number => (mask & 1) + ((mask >> 1) & 1) + ((mask >> 2) & 1);
+
 /** The receipt and its hash when `boc` has exactly the layout above, else undefined (use @ton/core). */
 export function readCanonicalReceiptBoc(boc: Uint8Array): DecodedReceipt | undefined {
   if (boc.length < HEADER_LENGTH + 2 || uint32At(boc, 0) !== BOC_MAGIC) return undefined;

@@ -2,7 +2,7 @@ import { beginCell, Cell, type Slice } from '@ton/core';
 import { z } from 'zod';
 import { fromBase64, fromHex, toBase64, toHex } from './bytes.js';
 import { Base64, Hex32, JobId, Nanotons, TokenCount, UnixSeconds } from './protocol/primitives.js';
-import { type DecodedReceipt, RECEIPT_TAG, readCanonicalReceiptBoc } from './receipt-boc.js';
+import { bocFramingError, type DecodedReceipt, RECEIPT_TAG, readCanonicalReceiptBoc } from './receipt-boc.js';
 import { signBytes, verifyBytes, verifyBytesAsync } from './signing.js';
 
 export { RECEIPT_TAG };
@@ -155,11 +155,14 @@ function readSignedReceipt(
 
 /**
  * The receipt a BOC holds and its cell hash. The layout `signReceipt` writes is read directly
- * (receipt-boc.ts); any other BOC goes through @ton/core, which decides what else is valid and how it fails.
+ * (receipt-boc.ts); any other BOC framed as the TON node frames it goes through @ton/core, which decides
+ * what else is valid and how it fails.
  */
 function decodeReceiptBoc(boc: Uint8Array): DecodedReceipt {
   const canonical = readCanonicalReceiptBoc(boc);
   if (canonical !== undefined) return canonical;
+  const framing = bocFramingError(boc);
+  if (framing !== undefined) throw new ReceiptError('malformed', `receipt BOC is malformed: ${framing}`);
   let cell: Cell;
   try {
     const cells = Cell.fromBoc(Buffer.from(boc));

@@ -1,4 +1,4 @@
-import { beginCell, Cell } from '@ton/core';
+import { beginCell, Cell, crc32c } from '@ton/core';
 import { describe, expect, it } from 'vitest';
 import { fromBase64, randomBytes, toBase64, toHex } from '../src/bytes.js';
 import { jobCost } from '../src/pricing.js';
@@ -99,6 +99,37 @@ describe('receipts', () => {
     const direct = readCanonicalReceiptBoc(fromBase64(signed.boc));
     expect(direct?.receipt).toEqual(receipt);
     expect(toHex(direct?.hash ?? new Uint8Array())).toBe(receiptId(receipt));
+  });
+
+  it('refuses encodings of the signed cell that the TON node refuses and @ton/core reads past', () => {
+    const receipt = sampleReceipt();
+    const cell = receiptToCell(receipt);
+    const signed = signReceipt(receipt, worker.secretKey);
+    /** The worker's BOC with byte `at` changed, and its CRC32C rewritten unless the change drops it. */
+    const changed = (at: number, change: (byte: number) => number, rewriteCrc = true) => {
+      const boc = Uint8Array.from(cell.toBoc());
+      boc[at] = change(boc[at] as number);
+      if (rewriteCrc) boc.set(crc32c(Buffer.from(boc.subarray(0, boc.length - 4))), boc.length - 4);
+      return boc;
+    };
+    // Four spare bytes after the last cell, counted in the cells' total size (byte 9).
+    const padded = new Uint8Array(cell.toBoc({ crc32: false }).length + 4);
+    padded.set(cell.toBoc({ crc32: false }));
+    padded[9] = (padded[9] as number) + 4;
+    const cases: [Uint8Array, RegExp][] = [
+      // A cleared CRC flag leaves the CRC behind as 4 trailing bytes.
+      [changed(4, (flags) => flags & ~0x40, false), /header describes/],
+      [changed(4, (flags) => flags | 0x08), /reserved BOC flags/],
+      [changed(4, (flags) => flags | 0x20), /cache bits without an index/],
+      [changed(8, () => 1), /absent cells/],
+      [padded, /do not fill/],
+    ];
+    for (const [boc, reason] of cases) {
+      expect(Cell.fromBoc(Buffer.from(boc))[0]?.hash()).toEqual(cell.hash());
+      expect(() => verifyReceipt({ ...signed, boc: toBase64(boc) })).toThrowError(
+        expect.objectContaining({ code: 'malformed', message: expect.stringMatching(reason) }),
+      );
+    }
   });
 
   it('reads other valid layouts through @ton/core, and refuses what it refuses with the same errors', () => {

@@ -14,7 +14,7 @@ import {
   signReceipt,
   verifyReceipt,
 } from '../../src/receipt.js';
-import { readCanonicalReceiptBoc } from '../../src/receipt-boc.js';
+import { bocFramingError, readCanonicalReceiptBoc } from '../../src/receipt-boc.js';
 import { generateSigningKeyPair } from '../../src/signing.js';
 import { byteMutation, hexOf, mutateBytes, rejection, runs, timeoutFor } from './support.js';
 
@@ -49,8 +49,12 @@ const signedArb = receiptArb(WORKER).map((receipt) => ({
   signed: signReceipt(receipt, workerKeys.secretKey),
 }));
 
-/** @ton/core's reading of a BOC, the reference for the direct reader: the receipt and id, or undefined. */
+/**
+ * @ton/core's reading of a BOC, the reference for the direct reader: the receipt and id, or undefined.
+ * Framing that the TON node refuses (and @ton/core reads past) is refused first; receipt.test.ts pins it.
+ */
 function tonCoreReading(boc: Uint8Array): { receipt: Receipt; id: string } | undefined {
+  if (bocFramingError(boc) !== undefined) return undefined;
   try {
     const cells = Cell.fromBoc(Buffer.from(boc));
     if (cells.length !== 1) return undefined;
@@ -185,13 +189,15 @@ describe('receipts', () => {
             expect(directReading(boc)).toEqual({ receipt, id });
             expect(tonCoreReading(boc)).toEqual({ receipt, id });
           }
-          // An index is valid but not what workers write: @ton/core reads it, with the same result.
-          const indexed = cell.toBoc({ idx: true });
-          expect(readCanonicalReceiptBoc(indexed)).toBeUndefined();
           const signed = signReceipt(receipt, workerKeys.secretKey);
           expect(signed.boc).toBe(toBase64(cell.toBoc()));
           expect(await openReceipt(signed, WORKER)).toEqual({ receipt, id });
-          expect(await openReceipt({ ...signed, boc: toBase64(indexed) }, WORKER)).toEqual({ receipt, id });
+          // An index is valid but not what workers write: @ton/core reads it, with the same result.
+          for (const crc32 of [true, false]) {
+            const indexed = cell.toBoc({ idx: true, crc32 });
+            expect(readCanonicalReceiptBoc(indexed)).toBeUndefined();
+            expect(await openReceipt({ ...signed, boc: toBase64(indexed) }, WORKER)).toEqual({ receipt, id });
+          }
         }),
         runs(150),
       );
