@@ -289,19 +289,22 @@ export class SettlementOutbox {
       );
       return { sent: false, confirmed };
     }
-    // Claimed (and persisted as sent) before sending: a crash from here on leads to a resend after
-    // resendAfterMs, which the contract applies at most once. Another proxy on the store skips it meanwhile.
     const now = new Date(this.#clock.now());
+    if (
+      row.status === 'sent' &&
+      now.getTime() - (row.sent_at?.getTime() ?? 0) < this.#resendDelay(row.attempts)
+    ) {
+      return { sent: false, confirmed };
+    }
+    // Claimed (and persisted as sent) before sending: a crash from here on leads to a resend after the
+    // resend delay, which the contract applies at most once. The attempt count makes the claim a
+    // compare-and-set, so another proxy on the store that read the same row skips it.
     const claimed = await this.#db
       .updateTable('proxy_outbox')
       .set((eb) => ({ status: 'sent', sent_at: now, attempts: eb('attempts', '+', 1) }))
       .where('id', '=', row.id)
-      .where((eb) =>
-        eb.or([
-          eb('status', '=', 'pending'),
-          eb('sent_at', '<=', new Date(now.getTime() - this.#settings.resendAfterMs)),
-        ]),
-      )
+      .where('attempts', '=', row.attempts)
+      .where('status', '<>', 'confirmed')
       .executeTakeFirst();
     if ((claimed.numUpdatedRows ?? 0n) === 0n) return { sent: false, confirmed };
     const signed = {
@@ -318,6 +321,11 @@ export class SettlementOutbox {
       (await this.#onChain(row.kind, row.target, payload.contract)).total,
     );
     return { sent: true, confirmed };
+  }
+
+  /** How long a message sent `attempts` times waits before the next attempt: doubling, at most 64 times. */
+  #resendDelay(attempts: number): number {
+    return this.#settings.resendAfterMs * 2 ** Math.min(Math.max(attempts - 1, 0), 6);
   }
 
   /** The contract's cumulative total, and what can move (the client's deposit, or the proxy's balance). */
@@ -339,14 +347,26 @@ export class SettlementOutbox {
     return { total, available };
   }
 
+  /**
+   * Confirms the target's rows the chain's total covers, once their message is past the bounce window: a
+   * Charge or Payout that the Proxy contract refuses shows on the chain until its bounce lands and the
+   * contract takes the total back. Until then a row stays sent, and is sent again if the total goes.
+   */
   async #confirmUpTo(kind: Kind, target: string, onChainTotal: bigint): Promise<number> {
+    const now = this.#clock.now();
     const result = await this.#db
       .updateTable('proxy_outbox')
-      .set({ status: 'confirmed', confirmed_at: new Date(this.#clock.now()) })
+      .set({ status: 'confirmed', confirmed_at: new Date(now) })
       .where('kind', '=', kind)
       .where('target', '=', target)
       .where('status', '<>', 'confirmed')
       .where('cumulative', '<=', onChainTotal)
+      .where((eb) =>
+        eb.or([
+          eb('sent_at', 'is', null),
+          eb('sent_at', '<=', new Date(now - this.#settings.bounceWindowMs)),
+        ]),
+      )
       .executeTakeFirst();
     return Number(result.numUpdatedRows ?? 0n);
   }

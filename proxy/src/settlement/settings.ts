@@ -35,7 +35,20 @@ export const SettlementSettings = z.object({
    * a restart on a rolled-back database is refused. Each record costs one owner message's fees.
    */
   stateIntervalMs: ms.default(60_000),
-  /** A sent message the chain has not confirmed after this long is sent again (the same total). */
+  /**
+   * A sent message the chain has not confirmed after this long is sent again (the same total); each
+   * further attempt waits twice as long as the one before, up to 64 times this.
+   */
   resendAfterMs: ms.default(60_000),
+  /**
+   * How long after sending a total the chain must still show it to count as confirmed. A Charge or Payout
+   * that the Proxy contract refuses bounces back a few blocks later and its contract takes the total back;
+   * the outbox then sends it again, so a bounce delays money but never drops it.
+   */
+  bounceWindowMs: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(2 * 60_000),
 });
 export type SettlementSettings = z.output<typeof SettlementSettings>;

@@ -73,7 +73,13 @@ beforeAll(async () => {
     settlement: {
       chain: operator.settlementChain,
       secretKey: operator.secretKey,
-      settings: { ...operator.settings, tickMs: 100, resendAfterMs: 1_000, stateIntervalMs: 3_600_000 },
+      settings: {
+        ...operator.settings,
+        tickMs: 100,
+        resendAfterMs: 1_000,
+        bounceWindowMs: 1_000,
+        stateIntervalMs: 3_600_000,
+      },
     },
   });
   await harness.worker({ payoutAddress: payout });

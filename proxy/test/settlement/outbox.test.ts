@@ -71,20 +71,31 @@ class FakeChain implements SettlementChain {
 }
 
 const settings = (overrides: Partial<SettlementSettings> = {}) =>
-  SettlementSettings.parse({ payoutThreshold: 1_000_000n, payoutIntervalMs: 60_000, ...overrides });
+  SettlementSettings.parse({
+    payoutThreshold: 1_000_000n,
+    payoutIntervalMs: 60_000,
+    bounceWindowMs: 1_000,
+    ...overrides,
+  });
+
+/** An outbox over a fresh FakeChain and a manual clock, its payouts signed by `proxyKey`. */
+function fakeOutbox(overrides: Partial<SettlementSettings> = {}, proxyKey = generateSigningKeyPair()) {
+  const chain = new FakeChain();
+  const clock = new ManualClock(1_800_000_000_000);
+  const outbox = new SettlementOutbox({
+    db: testStore.store.db,
+    chain,
+    proxySecretKey: proxyKey.secretKey,
+    settings: settings(overrides),
+    clock,
+  });
+  return { chain, clock, outbox };
+}
 
 describe('SettlementOutbox payouts', () => {
   it('accrues the worker fee at the Root rates of the time, waits for the proxy balance, signs for the contract', async () => {
-    const chain = new FakeChain();
-    const clock = new ManualClock(1_800_000_000_000);
     const proxyKey = generateSigningKeyPair();
-    const outbox = new SettlementOutbox({
-      db: testStore.store.db,
-      chain,
-      proxySecretKey: proxyKey.secretKey,
-      settings: settings(),
-      clock,
-    });
+    const { chain, clock, outbox } = fakeOutbox({}, proxyKey);
     const ledger = new Ledger(testStore.store.db);
     const payoutAddress = Address.parse(rawOf(7)).toString();
     const worker = { key: generateSigningKeyPair(), payoutAddress };
@@ -108,7 +119,10 @@ describe('SettlementOutbox payouts', () => {
     chain.balance = earned - 1n;
     expect(await outbox.send()).toEqual({ sent: 0, confirmed: 0 });
     chain.balance = earned;
-    expect(await outbox.send()).toEqual({ sent: 1, confirmed: 1 });
+    expect(await outbox.send()).toEqual({ sent: 1, confirmed: 0 });
+    // confirmed once the chain still shows it after the bounce window
+    clock.advance(1_000);
+    expect(await outbox.send()).toEqual({ sent: 0, confirmed: 1 });
     const sent = chain.payouts[0];
     expect(sent?.signed.total).toBe(earned);
     const contract = chain.workerContractAddress(payoutAddress);
@@ -135,16 +149,8 @@ describe('SettlementOutbox payouts', () => {
   });
 
   it('skips a payout address that is not a TON address and still sends the others', async () => {
-    const chain = new FakeChain();
+    const { chain, outbox } = fakeOutbox({ payoutThreshold: 1n });
     chain.balance = 10n ** 12n;
-    const clock = new ManualClock(1_800_000_000_000);
-    const outbox = new SettlementOutbox({
-      db: testStore.store.db,
-      chain,
-      proxySecretKey: generateSigningKeyPair().secretKey,
-      settings: settings({ payoutThreshold: 1n }),
-      clock,
-    });
     const ledger = new Ledger(testStore.store.db);
     const client = toHex(randomBytes(32));
     const good = Address.parse(rawOf(9)).toString();
@@ -153,6 +159,74 @@ describe('SettlementOutbox payouts', () => {
     await outbox.tick();
     expect(chain.payouts.map((p) => p.payoutAddress)).toContain(good);
     expect(chain.payouts.map((p) => p.payoutAddress)).not.toContain('not-an-address');
+  });
+
+  it('sends a payout again when its bounce takes the total back, waiting twice as long each time', async () => {
+    const { chain, clock, outbox } = fakeOutbox({
+      payoutThreshold: 1n,
+      resendAfterMs: 60_000,
+      bounceWindowMs: 120_000,
+    });
+    chain.balance = 10n ** 12n;
+    const target = Address.parse(rawOf(13));
+    const mine = (payoutAddress: string) => Address.parse(payoutAddress).equals(target);
+    await meterJob(
+      new Ledger(testStore.store.db),
+      toHex(randomBytes(32)),
+      {
+        key: generateSigningKeyPair(),
+        payoutAddress: target.toRawString(),
+      },
+      1_000,
+    );
+    const attempts = () => chain.payouts.filter((payout) => mine(payout.payoutAddress)).length;
+    const row = () =>
+      testStore.store.db
+        .selectFrom('proxy_outbox')
+        .select(['status', 'attempts'])
+        .where('kind', '=', 'payout')
+        .where('target', '=', target.toRawString())
+        .executeTakeFirstOrThrow();
+    /** The Proxy contract refused the PayoutRequest: the bounce makes the Worker contract take it back. */
+    const bounce = () => {
+      for (const [payoutAddress, paid] of chain.paid) {
+        if (!mine(payoutAddress)) continue;
+        chain.paid.delete(payoutAddress);
+        chain.balance += paid;
+      }
+    };
+
+    await outbox.tick();
+    expect(attempts()).toBe(1);
+    // The chain shows the total, its bounce is still on the way: not confirmed.
+    clock.advance(30_000);
+    await outbox.send();
+    expect(await row()).toEqual({ status: 'sent', attempts: 1 });
+    bounce();
+    clock.advance(29_999);
+    await outbox.send();
+    expect(attempts()).toBe(1);
+    clock.advance(1);
+    await outbox.send();
+    expect(attempts()).toBe(2);
+    // Bounced again: the next attempt waits twice as long.
+    bounce();
+    clock.advance(60_000);
+    await outbox.send();
+    expect(attempts()).toBe(2);
+    clock.advance(60_000);
+    await outbox.send();
+    expect(attempts()).toBe(3);
+    // This one stays on the chain: confirmed once the bounce window has passed.
+    clock.advance(119_999);
+    await outbox.send();
+    expect(await row()).toEqual({ status: 'sent', attempts: 3 });
+    clock.advance(1);
+    await outbox.send();
+    expect(await row()).toEqual({ status: 'confirmed', attempts: 3 });
+    const [paid] = [...chain.paid].filter(([payoutAddress]) => mine(payoutAddress));
+    expect(paid?.[1]).toBe(chain.payouts.find((payout) => mine(payout.payoutAddress))?.signed.total);
+    expect(paid?.[1]).toBeGreaterThan(0n);
   });
 });
 

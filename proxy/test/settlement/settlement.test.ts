@@ -1,4 +1,4 @@
-import { WorkerContract } from '@cocoon/contracts';
+import { ClientContract, WorkerContract } from '@cocoon/contracts';
 import { CocoonClient, fromHex, ManualClock, signAmount, signRequest, toHex, utf8 } from '@cocoon/shared';
 import {
   chargeTarget,
@@ -7,7 +7,8 @@ import {
   VoucherMessage,
   VoucherSigner,
 } from '@cocoon/shared/client/voucher';
-import { Address, toNano } from '@ton/core';
+import { Address, type Sender, toNano } from '@ton/core';
+import { internal } from '@ton/sandbox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { StoreCredit } from '../../src/credit.js';
@@ -151,6 +152,9 @@ describe('settlement on the sandbox chain', () => {
     expect(received).toBeGreaterThanOrEqual(earned);
     expect(received).toBeLessThan(earned + 3n * toNano('0.01'));
 
+    // Still on the chain once the bounce window has passed: confirmed.
+    clock.advance(settings().bounceWindowMs);
+    await settle.tick();
     expect(await settle.summary()).toMatchObject({
       charged: metered,
       paid: earned,
@@ -208,6 +212,7 @@ describe('settlement on the sandbox chain', () => {
     expect(await outboxRows()).toEqual([{ cumulative: 3n * JOB_AMOUNT, status: 'sent', attempts: 1 }]);
     // After the restart the chain shows the total: confirmed without sending again.
     const restarted = outbox(net.port, clock, overrides);
+    clock.advance(settings().bounceWindowMs);
     expect(await restarted.send()).toEqual({ sent: 0, confirmed: 1 });
     expect(await client.contract.getState()).toMatchObject({
       chargedTotal: 3n * JOB_AMOUNT,
@@ -228,7 +233,9 @@ describe('settlement on the sandbox chain', () => {
     // still in flight as far as the store knows: not sent again before resendAfterMs
     expect(await again.send()).toEqual({ sent: 0, confirmed: 0 });
     clock.advance(60_000);
-    expect(await again.send()).toEqual({ sent: 1, confirmed: 1 });
+    expect(await again.send()).toEqual({ sent: 1, confirmed: 0 });
+    clock.advance(settings().bounceWindowMs);
+    expect(await again.send()).toEqual({ sent: 0, confirmed: 1 });
     expect(await outboxRows()).toEqual([
       { cumulative: 3n * JOB_AMOUNT, status: 'confirmed', attempts: 1 },
       { cumulative: 6n * JOB_AMOUNT, status: 'confirmed', attempts: 2 },
@@ -245,6 +252,101 @@ describe('settlement on the sandbox chain', () => {
       chargedTotal: 6n * JOB_AMOUNT,
       balance: deposit - 6n * JOB_AMOUNT,
     });
+  });
+});
+
+describe('a Charge that bounces off a closed Proxy contract', () => {
+  it('is not confirmed while its bounce may come, and is sent again, less often each time, after it came', async () => {
+    const closed = await sandboxNetwork();
+    const clock = new ManualClock(Date.now());
+    const client = await closed.client('client-bounce', toNano('1'));
+    const deposit = (await client.contract.getState()).balance;
+    // The operator closed its Proxy contract: it refuses every ClientPayment from now on.
+    await closed.proxy.sendRequestClose(closed.proxyOwner.getSender());
+    closed.chain.setTime(Math.floor(clock.now() / 1000) + 86_400 + 1);
+    await closed.proxy.sendClose(closed.proxyOwner.getSender());
+
+    // A chain that lands a Charge on the Client contract and holds the rest (its payment, the bounce)
+    // until `landRest`: what a real chain shows for a few blocks.
+    let rest: AsyncIterator<unknown> | undefined;
+    const landRest = async () => {
+      while (rest !== undefined && !(await rest.next()).done) {}
+      rest = undefined;
+    };
+    const staged: Sender = {
+      address: closed.chain.wallet,
+      async send(args) {
+        rest = await closed.chain.blockchain.sendMessageIter(
+          internal({
+            from: closed.chain.wallet,
+            to: args.to,
+            value: args.value,
+            body: args.body ?? undefined,
+          }),
+          // its own queue: the wrapper's send runs the sandbox's default queue to the end
+          { allowParallel: true },
+        );
+        await rest.next();
+      },
+    };
+    const chain: SettlementChain = {
+      ...closed.port,
+      sendCharge: (contract, signed) =>
+        closed.chain.open(ClientContract.createFromAddress(Address.parse(contract))).sendCharge(staged, {
+          total: signed.total,
+          queryId: signed.queryId,
+          signature: Buffer.from(signed.signature),
+        }),
+    };
+    const ledger = new Ledger(testStore.store.db);
+    const book = new VoucherBook(testStore.store.db, closed.port, clock);
+    const signer = new VoucherSigner(
+      client.key.secretKey,
+      client.owner.address.toString(),
+      client.contract.address.toString(),
+      new MemoryVoucherStore(),
+    );
+    for (let i = 0; i < 3; i++) {
+      const receipt = await meterJob(ledger, client.account, worker(), JOB_TOKENS);
+      await book.accept(client.account, await signer.add(receipt.amount));
+    }
+    const settle = new SettlementOutbox({
+      db: testStore.store.db,
+      chain,
+      proxySecretKey: closed.proxyKey.secretKey,
+      settings: settings({ chargeThreshold: 3n * JOB_AMOUNT }),
+      clock,
+    });
+    const row = () =>
+      testStore.store.db
+        .selectFrom('proxy_outbox')
+        .select(['status', 'attempts'])
+        .where('kind', '=', 'charge')
+        .where('target', '=', client.account)
+        .executeTakeFirstOrThrow();
+
+    await settle.tick();
+    // The Client contract took the Charge; its payment is on the way to the closed Proxy contract.
+    expect(await client.contract.getState()).toMatchObject({ chargedTotal: 3n * JOB_AMOUNT });
+    clock.advance(30_000);
+    await settle.send();
+    expect(await row()).toEqual({ status: 'sent', attempts: 1 });
+    // The payment bounces: the Client contract takes the charge back.
+    await landRest();
+    expect(await client.contract.getState()).toMatchObject({ chargedTotal: 0n, balance: deposit });
+    clock.advance(30_000);
+    await settle.send();
+    expect(await row()).toEqual({ status: 'sent', attempts: 2 });
+    await landRest();
+    // Bounced again: the next attempt waits 120 s, not 60.
+    clock.advance(60_000);
+    await settle.send();
+    expect(await row()).toEqual({ status: 'sent', attempts: 2 });
+    clock.advance(60_000);
+    await settle.send();
+    expect(await row()).toEqual({ status: 'sent', attempts: 3 });
+    await landRest();
+    expect(await client.contract.getState()).toMatchObject({ chargedTotal: 0n, balance: deposit });
   });
 });
 
