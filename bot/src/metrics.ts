@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { sameSecret } from '@cocoon/shared/same-secret';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { classifyAddress } from './links/address-policy.js';
 
@@ -116,10 +116,4 @@ export function mayReadMetrics(
   return (
     !forwarded && request.remoteAddress !== undefined && classifyAddress(request.remoteAddress) === 'loopback'
   );
-}
-
-/** Compares digests, so neither the length nor a prefix of the token leaks through timing. */
-function sameSecret(given: string, expected: string): boolean {
-  const digest = (text: string) => createHash('sha256').update(text).digest();
-  return timingSafeEqual(digest(given), digest(expected));
 }

@@ -1,6 +1,7 @@
 // The OpenAI-compatible gateway: existing OpenAI clients talk to it on loopback, and it does what a Cocoon
 // client must (verify, seal, open, check receipts) through the client SDK, so nothing readable leaves it.
 import { ChatRequest, ClientError, type CocoonClient, toHex } from '@cocoon/shared';
+import { sameSecret } from '@cocoon/shared/same-secret';
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 
@@ -33,7 +34,10 @@ export function createGateway({ client, apiKey }: GatewayOptions): express.Expre
   const app = express();
   app.use(express.json({ limit: '8mb' }));
   app.use((req, res, next) => {
-    if (apiKey === undefined || req.headers.authorization === `Bearer ${apiKey}`) return next();
+    const authorization = req.headers.authorization;
+    if (apiKey === undefined) return next();
+    if (authorization?.startsWith('Bearer ') && sameSecret(authorization.slice('Bearer '.length), apiKey))
+      return next();
     sendError(res, 401, 'missing or wrong API key (Authorization: Bearer …)', 'invalid_api_key');
   });
 
