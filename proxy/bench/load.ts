@@ -22,6 +22,7 @@ import {
   randomBytes,
   receiptToCell,
   SIGNATURE_HEADER,
+  signPayoutAddress,
   TIME_HEADER,
   toBase64,
   toHex,
@@ -67,7 +68,8 @@ function nativeSigner(seed: Uint8Array): KeyObject {
 }
 function keyPair() {
   const seed = randomBytes(32);
-  return { publicKey: toHex(generateSigningKeyPair(seed).publicKey), key: nativeSigner(seed) };
+  const { publicKey, secretKey } = generateSigningKeyPair(seed);
+  return { publicKey: toHex(publicKey), secretKey, key: nativeSigner(seed) };
 }
 type Signer = ReturnType<typeof keyPair>;
 
@@ -149,6 +151,7 @@ async function startWorker(capacity: number, onJob: JobHandler): Promise<Worker>
       bundle,
       models: [{ model, name: 'bench', pricePerToken: '1', priceCoefficient: 10000, contextSize: 4096 }],
       payoutAddress: `0:${signer.publicKey}`,
+      payoutSignature: signPayoutAddress(`0:${signer.publicKey}`, signer.secretKey),
       load: { activeJobs: 0, capacity },
     }),
   );

@@ -7,6 +7,7 @@ import {
   randomBytes,
   type SealedJob,
   toHex,
+  verifyPayoutAddress,
   type WorkerToProxy,
 } from '@cocoon/shared';
 import { AttestationError } from '@cocoon/shared/attestation/errors';
@@ -32,7 +33,8 @@ export type AdmissionErrorCode =
   | 'attestation_refused'
   | 'offer_not_attested'
   | 'duplicate_key'
-  | 'bad_payout_address';
+  | 'bad_payout_address'
+  | 'payout_not_signed';
 
 /**
  * Earnings are totalled per payout address, so one wallet must have one spelling: the raw form
@@ -45,6 +47,16 @@ function rawPayoutAddress(address: string): string {
     throw new AdmissionError(
       'bad_payout_address',
       `payout address ${JSON.stringify(address)} is not a TON address`,
+    );
+  }
+}
+
+/** The payout address must be signed by the key the attestation binds: nobody on the way can redirect it. */
+function requirePayoutSignature(payoutAddress: string, signature: string, attestation: VerifiedAttestation) {
+  if (!verifyPayoutAddress(payoutAddress, signature, attestation.signPublicKey)) {
+    throw new AdmissionError(
+      'payout_not_signed',
+      'the payout address is not signed by the attested signing key (payoutSignature)',
     );
   }
 }
@@ -137,6 +149,7 @@ export class WorkerRegistry {
   async admit(link: WorkerLink, hello: WorkerHello): Promise<AdmittedWorker> {
     const payoutAddress = rawPayoutAddress(hello.payoutAddress);
     const attestation = await this.#verify(hello.bundle);
+    requirePayoutSignature(payoutAddress, hello.payoutSignature, attestation);
     const offers = new Map<string, ModelOffer>();
     for (const offer of hello.models) {
       if (!attestation.models.includes(offer.model)) {
@@ -176,8 +189,9 @@ export class WorkerRegistry {
    * A fresh bundle after key rotation. New jobs go to the new key; jobs in flight keep the signing key they
    * were dispatched with. Every offered model must still be attested. Throws AdmissionError.
    */
-  async rotate(worker: AdmittedWorker, bundle: unknown): Promise<void> {
+  async rotate(worker: AdmittedWorker, bundle: unknown, payoutSignature: string): Promise<void> {
     const attestation = await this.#verify(bundle);
+    requirePayoutSignature(worker.payoutAddress, payoutSignature, attestation);
     const missing = [...worker.offers.keys()].filter((model) => !attestation.models.includes(model));
     if (missing.length > 0) {
       throw new AdmissionError(

@@ -1,4 +1,10 @@
-import { type AttestationPolicy, ManualClock, ModelsResponse } from '@cocoon/shared';
+import {
+  type AttestationPolicy,
+  generateSigningKeyPair,
+  ManualClock,
+  ModelsResponse,
+  toHex,
+} from '@cocoon/shared';
 import { Address } from '@ton/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PolicySource } from '../src/policy.js';
@@ -155,6 +161,29 @@ describe('worker admission', () => {
     await waitFor(() => worker.rejected !== undefined, 'rejection after rotation');
     expect(worker.rejected).toMatch(/signature_invalid/);
     expect(harness.proxy.registry.all()).toEqual([]);
+  });
+
+  it('refuses a payout address not signed by the attested key, in a hello and in a rotation', async () => {
+    const started = await startHarness(testStore.store);
+    harness = started;
+    const redirected = await started.worker({ payoutSigner: generateSigningKeyPair() });
+    expect(redirected.rejected).toMatch(/payout_not_signed|not signed by the attested signing key/);
+
+    const worker = await started.worker();
+    expect(worker.workerId).toBeDefined();
+    await worker.rotate(undefined, generateSigningKeyPair());
+    await waitFor(() => worker.rejected !== undefined, 'rejection after rotation');
+    expect(worker.rejected).toMatch(/not signed by the attested signing key/);
+    expect(started.proxy.registry.all()).toEqual([]);
+
+    // A rotation signed with the new attested key keeps the worker.
+    const rotating = await started.worker();
+    await rotating.rotate();
+    await waitFor(
+      () => started.proxy.registry.all()[0]?.attestation.signPublicKey === toHex(rotating.sign.publicKey),
+      'rotation accepted',
+    );
+    expect(rotating.rejected).toBeUndefined();
   });
 
   it('drops a worker whose heartbeats stop, keeps one that sends them', async () => {

@@ -10,7 +10,9 @@ import {
   type Receipt,
   type SealedJob,
   type SigningKeyPair,
+  signPayoutAddress,
   signReceipt,
+  toBase64,
   toHex,
   utf8,
   WorkerToProxy,
@@ -44,6 +46,8 @@ export interface TestWorkerOptions {
   heartbeatMs?: number;
   /** The address earnings go to; a fresh raw address by default. */
   payoutAddress?: string;
+  /** Signs the payout address in the hello; the attested key by default (another one tests the refusal). */
+  payoutSigner?: SigningKeyPair;
   /** Changes a receipt before signing it (to test refusals). */
   forgeReceipt?: (receipt: Receipt) => Receipt;
 }
@@ -102,6 +106,7 @@ export class TestWorker {
       bundle,
       models: options.models.map((m, i) => worker.#offer(m.model, m.pricePerToken, i)),
       payoutAddress: worker.payoutAddress,
+      payoutSignature: worker.#payoutSignature(options.payoutSigner ?? sign),
       load: { activeJobs: 0, capacity: options.capacity ?? 4 },
     });
     await waitFor(
@@ -137,7 +142,7 @@ export class TestWorker {
    * New keys and a new attestation, announced with `rotated`. Jobs already opened keep the old keys (their
    * receipts are signed with the old signing key, which the proxy recorded at dispatch).
    */
-  async rotate(tamper?: TestWorkerOptions['tamper']): Promise<void> {
+  async rotate(tamper?: TestWorkerOptions['tamper'], payoutSigner?: SigningKeyPair): Promise<void> {
     const { hpke, sign, bundle } = await TestWorker.#attest({
       ...this.options,
       ...(tamper ? { tamper } : {}),
@@ -145,7 +150,16 @@ export class TestWorker {
     this.hpke = hpke;
     this.sign = sign;
     this.bundle = bundle;
-    this.send({ type: 'rotated', bundle });
+    this.send({ type: 'rotated', bundle, payoutSignature: this.#payoutSignature(payoutSigner ?? sign) });
+  }
+
+  /** An address that is not a TON address cannot be signed: it gets a zero signature (refused first anyway). */
+  #payoutSignature(key: SigningKeyPair): string {
+    try {
+      return signPayoutAddress(this.payoutAddress, key.secretKey);
+    } catch {
+      return toBase64(new Uint8Array(64));
+    }
   }
 
   get hpkePublicKey(): string {

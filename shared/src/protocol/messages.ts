@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { SignedReceipt } from '../receipt.js';
 import { SealedChunk, SealedJob } from './job.js';
-import { Hex32, JobId, Nanotons, PROTOCOL_VERSION } from './primitives.js';
+import { Base64, Hex32, JobId, Nanotons, PROTOCOL_VERSION } from './primitives.js';
 
 /**
  * Messages between worker and proxy (one WebSocket the worker dials) and between client and proxy (HTTP).
@@ -35,11 +35,13 @@ export const WorkerToProxy = z.discriminatedUnion('type', [
     bundle: z.unknown(),
     models: z.array(ModelOffer).min(1),
     payoutAddress: z.string().min(1),
+    /** The payout address signed by the attested signing key (`signPayoutAddress`). */
+    payoutSignature: Base64,
     load: WorkerLoad,
   }),
   z.object({ type: z.literal('heartbeat'), load: WorkerLoad }),
   /** A fresh attestation after key rotation; the old key stays valid only for jobs in flight. */
-  z.object({ type: z.literal('rotated'), bundle: z.unknown() }),
+  z.object({ type: z.literal('rotated'), bundle: z.unknown(), payoutSignature: Base64 }),
   z.object({ type: z.literal('chunk'), chunk: SealedChunk }),
   z.object({ type: z.literal('receipt'), jobId: JobId, receipt: SignedReceipt }),
   /**

@@ -25,6 +25,7 @@ import {
   WorkersResponse,
   WorkerToProxy,
 } from '../../src/protocol/messages.js';
+import { signPayoutAddress } from '../../src/protocol/payout.js';
 import { Receipt, SignedReceipt, signReceipt } from '../../src/receipt.js';
 import { generateSigningKeyPair } from '../../src/signing.js';
 import { runs, timeoutFor } from './support.js';
@@ -76,6 +77,8 @@ const offer = {
   contextSize: 4096,
 };
 const load = { activeJobs: 1, capacity: 4 };
+const payoutAddress = `0:${hex('6f', 32)}`;
+const payoutSignature = signPayoutAddress(payoutAddress, workerKeys.secretKey);
 const wireBundle = z.encode(AttestationBundle, bundle);
 const wireJob = z.encode(SealedJob, sealed);
 
@@ -125,9 +128,9 @@ const BOUNDARIES: Boundary[] = [
     name: 'WorkerToProxy',
     schema: WorkerToProxy,
     examples: [
-      { type: 'hello', v: 1, bundle: wireBundle, models: [offer], payoutAddress: `0:${hex('6f', 32)}`, load },
+      { type: 'hello', v: 1, bundle: wireBundle, models: [offer], payoutAddress, payoutSignature, load },
       { type: 'heartbeat', load },
-      { type: 'rotated', bundle: wireBundle },
+      { type: 'rotated', bundle: wireBundle, payoutSignature },
       { type: 'chunk', chunk },
       { type: 'receipt', jobId: header.jobId, receipt: signedReceipt },
       { type: 'refused', jobId: header.jobId, code: 'busy' },

@@ -4,6 +4,7 @@ import {
   type ModelOffer,
   PROTOCOL_VERSION,
   ProxyToWorker,
+  signPayoutAddress,
   WorkerToProxy,
 } from '@cocoon/shared';
 import { ExpiringIds } from '@cocoon/shared/expiring-ids';
@@ -117,6 +118,7 @@ export class ProxyLink {
         bundle: this.options.identity.current.bundle,
         models: [...this.options.offers.values()],
         payoutAddress: this.options.payoutAddress,
+        payoutSignature: this.#payoutSignature(),
         load: this.#load(),
       });
     });
@@ -218,6 +220,11 @@ export class ProxyLink {
     this.#socket.send(JSON.stringify(encodeMessage(message)));
   }
 
+  /** The payout address signed by the current attested key, so nobody on the way can redirect earnings. */
+  #payoutSignature(): string {
+    return signPayoutAddress(this.options.payoutAddress, this.options.identity.current.signing.secretKey);
+  }
+
   #load() {
     return { activeJobs: this.#jobs.size, capacity: this.#state === 'draining' ? 0 : this.capacity };
   }
@@ -228,7 +235,7 @@ export class ProxyLink {
     this.#after(waitMs, async () => {
       try {
         const keys = await this.options.identity.rotate();
-        this.#send({ type: 'rotated', bundle: keys.bundle });
+        this.#send({ type: 'rotated', bundle: keys.bundle, payoutSignature: this.#payoutSignature() });
         this.options.log.info({ keyId: keys.hpke.keyId, notAfter: keys.bundle.notAfter }, 'keys rotated');
       } catch (error) {
         this.options.log.error({ err: (error as Error).message }, 'key rotation failed; retrying');
