@@ -23,6 +23,7 @@ export * from './protocol/chat.js';
 export * from './protocol/client-auth.js';
 export * from './protocol/job.js';
 export * from './protocol/messages.js';
+export * from './protocol/padding.js';
 export * from './protocol/payout.js';
 export * from './protocol/primitives.js';
 export * from './receipt.js';

@@ -16,6 +16,7 @@ import {
   type WorkerListing,
   WorkersResponse,
 } from '../protocol/messages.js';
+import { padJson, REQUEST_PADDING_FLOOR } from '../protocol/padding.js';
 import { PROTOCOL_VERSION } from '../protocol/primitives.js';
 import { type Receipt, type SignedReceipt, verifyReceipt } from '../receipt.js';
 import { type SigningKeyPair, signingPublicKey } from '../signing.js';
@@ -234,7 +235,7 @@ export class CocoonClient {
     };
     const { sealed, jobKey } = await sealJob(
       header,
-      body,
+      padJson(body, REQUEST_PADDING_FLOOR),
       candidates.map((c) => fromHex(c.attestation.hpkePublicKey)),
     );
     if (this.vouchers !== undefined && !this.voucherDelivered) await this.sendVoucher();

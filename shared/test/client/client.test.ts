@@ -157,6 +157,28 @@ describe('CocoonClient', () => {
     await expect(client(proxyFetch(workers)).chat(question, { model })).rejects.toMatchObject({ code });
   });
 
+  it('seals prompts of different lengths to the same size (padded), and the worker reads them as sent', async () => {
+    const workers = [await makeWorker('w1')];
+    const forward = proxyFetch(workers);
+    const sealedSizes: number[] = [];
+    const recording: typeof fetch = async (input, init) => {
+      if (new URL(String(input)).pathname === '/v1/jobs') {
+        const sealed = SealedJob.parse(JSON.parse(fromUtf8(init?.body as Uint8Array)));
+        sealedSizes.push(sealed.body.length);
+      }
+      return forward(input, init);
+    };
+    for (const content of ['short', 'a post of a few hundred characters '.repeat(20)]) {
+      const result = await client(recording).chat(
+        { ...question, messages: [{ role: 'user', content }] },
+        { model },
+      );
+      expect(result.text).toBe(`echo: ${content} `);
+    }
+    expect(sealedSizes).toHaveLength(2);
+    expect(sealedSizes[0]).toBe(sealedSizes[1]);
+  });
+
   it('refuses dev workers unless its policy allows them', async () => {
     const workers = [await makeWorker('w1')];
     const strict = client(proxyFetch(workers), { ...devPolicy, allowDev: false });

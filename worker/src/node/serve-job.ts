@@ -1,11 +1,13 @@
 import {
   type AnswerEvent,
   billedAmount,
+  CHUNK_PADDING_FLOOR,
   ChunkSealer,
   type Clock,
   fromUtf8,
   type ModelOffer,
   openJob,
+  padJson,
   requestHash,
   SealError,
   type SealedChunk,
@@ -175,7 +177,7 @@ class SealedAnswer {
   }
 
   async #seal(event: AnswerEvent, final: boolean): Promise<void> {
-    this.send(await this.sealer.seal(utf8(JSON.stringify(event)), { final }));
+    this.send(await this.sealer.seal(padJson(utf8(JSON.stringify(event)), CHUNK_PADDING_FLOOR), { final }));
   }
 }
 

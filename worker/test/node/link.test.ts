@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import {
   AnswerEvent,
+  CHUNK_PADDING_FLOOR,
   ChunkOpener,
   checkReceipt,
   DevAttestor,
@@ -12,6 +13,7 @@ import {
   type JobHeader,
   ModelOffer,
   PROTOCOL_VERSION,
+  padmeLength,
   randomBytes,
   requestHash,
   SealedJob,
@@ -22,6 +24,7 @@ import {
   unixSeconds,
   utf8,
   verifyAttestation,
+  verifyPayoutAddress,
   WorkerToProxy,
 } from '@cocoon/shared';
 import { createLogger } from '@cocoon/shared/log';
@@ -147,6 +150,9 @@ describe('ProxyLink', () => {
       new Date(),
     );
     expect(hello.models.map((m) => m.model)).toEqual([model]);
+    expect(verifyPayoutAddress(hello.payoutAddress, hello.payoutSignature, attestation.signPublicKey)).toBe(
+      true,
+    );
 
     const { header, sealed, jobKey } = await sealFor(attestation.hpkePublicKey, 'tell me a secret');
     const receiptMessage = proxy.next('receipt', (m) => m.jobId === header.jobId);
@@ -156,8 +162,12 @@ describe('ProxyLink', () => {
     const opener = new ChunkOpener(jobKey, header.jobId);
     const events: AnswerEvent[] = [];
     for (const message of proxy.received) {
-      if (message.type === 'chunk')
-        events.push(AnswerEvent.parse(JSON.parse(fromUtf8(await opener.open(message.chunk)))));
+      if (message.type !== 'chunk') continue;
+      const plaintext = await opener.open(message.chunk);
+      // Padded (Padmé, at least 64 bytes), so a chunk's size does not tell its tokens' length.
+      const json = fromUtf8(plaintext).trimEnd();
+      expect(plaintext.length).toBe(padmeLength(utf8(json).length, CHUNK_PADDING_FLOOR));
+      events.push(AnswerEvent.parse(JSON.parse(json)));
     }
     opener.finish();
     const end = events.at(-1);
@@ -247,6 +257,21 @@ describe('ProxyLink', () => {
     alsoRunning?.release();
     expect(identity.holdsPrevious).toBe(false);
     expect(identity.acquire([oldKey])).toBeUndefined();
+  });
+
+  it('announces rotated keys with a fresh attestation and the payout address signed by the new key', async () => {
+    // 601 s of lifetime with rotation 600 s before the end: the link rotates after a second.
+    const { proxy, hello } = await startWorker({ lifetimeSeconds: 601 });
+    const rotated = await proxy.next('rotated');
+    const attestation = await verifyAttestation(
+      rotated.bundle as never,
+      { allowDev: true, imageHashes: [], models: [model] },
+      new Date(),
+    );
+    expect(attestation.signPublicKey).not.toBe((hello.bundle as { signPublicKey: string }).signPublicKey);
+    expect(verifyPayoutAddress(hello.payoutAddress, rotated.payoutSignature, attestation.signPublicKey)).toBe(
+      true,
+    );
   });
 
   it('drains: refuses new jobs, finishes the running one, then closes', async () => {
