@@ -141,6 +141,7 @@ export async function startNetwork({
           secretKey: operator.secretKey,
           settings: operator.settings,
         },
+        limits: { trustForwardedFor: config.PROXY_TRUST_FORWARDED_FOR },
         log: proxyLog,
       },
       { host: config.PROXY_HOST, port: ports.proxy ?? config.PROXY_PORT },

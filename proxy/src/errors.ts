@@ -38,6 +38,8 @@ export type RefusalReason =
   | 'bad_signature'
   /** The request's signed time is outside the window: an old request replayed, or a client clock off. */
   | 'stale_request'
+  /** Too many requests from one network address (an IPv4 address or IPv6 /64). */
+  | 'address_rate_limited'
   /** A job id seen before: a signed job request sent again. */
   | 'replayed'
   | 'too_large'

@@ -20,6 +20,7 @@ import { ProxyError } from './errors.js';
 import type { Ledger } from './ledger.js';
 import type { ProxyMetrics } from './metrics.js';
 import type { PolicyKeeper } from './policy.js';
+import { type RateLimiter, requestNetwork } from './rate-limit.js';
 import type { WorkerRegistry } from './registry.js';
 import type { JobRouter, JobSink } from './router.js';
 import { type VoucherBook, VoucherRefused } from './settlement/vouchers.js';
@@ -33,6 +34,8 @@ export interface HttpApiDeps {
   clock: Clock;
   /** Largest request body accepted (a sealed job). */
   maxBodyBytes: number;
+  /** Requests per network (`requestNetwork`) on the client API, checked before anything else. */
+  addressLimit: { limiter: RateLimiter; trustForwardedFor: boolean };
   /** Clients' signed cumulative totals (`POST /v1/vouchers`); absent when the proxy does not settle. */
   vouchers?: VoucherBook;
   log?: Logger;
@@ -86,6 +89,21 @@ export function createHttpApi(deps: HttpApiDeps): RequestListener {
         fail(req, res, error);
       }
     };
+  /** A client API route: the request's network takes a token first, so a flood costs no signature check. */
+  const clientRoute = (handler: Handler) =>
+    route((req, res, params, query) => {
+      const network = requestNetwork(req, deps.addressLimit.trustForwardedFor);
+      const waitSeconds = network === undefined ? 0 : deps.addressLimit.limiter.take(network);
+      if (waitSeconds > 0) {
+        throw new ProxyError(
+          'rate_limited',
+          'too many requests from this network address',
+          waitSeconds,
+          'address_rate_limited',
+        );
+      }
+      return handler(req, res, params, query);
+    });
   const api = Router({
     ignoreTrailingSlash: false,
     defaultRoute: (req, res) => fail(req, res, new ProxyError('not_found', 'no such endpoint')),
@@ -116,7 +134,7 @@ export function createHttpApi(deps: HttpApiDeps): RequestListener {
 
   api.get(
     '/v1/models',
-    route((_req, res) => {
+    clientRoute((_req, res) => {
       const models = new Map<string, { name: string; workers: number; minPricePerToken: bigint }>();
       for (const worker of registry.all()) {
         if (worker.draining) continue;
@@ -140,7 +158,7 @@ export function createHttpApi(deps: HttpApiDeps): RequestListener {
 
   api.get(
     '/v1/workers',
-    route((_req, res, _params, query) => {
+    clientRoute((_req, res, _params, query) => {
       const parsed = ModelQuery.safeParse(query);
       if (!parsed.success) throw new ProxyError('bad_request', 'model must be a 32-byte lowercase hex hash');
       const { model } = parsed.data;
@@ -160,7 +178,7 @@ export function createHttpApi(deps: HttpApiDeps): RequestListener {
 
   api.post(
     '/v1/jobs',
-    route(async (req, res) => {
+    clientRoute(async (req, res) => {
       const arrivedAtMs = performance.now();
       const body = await readBody(req, deps.maxBodyBytes);
       const client = await authenticate(req, body, clock);
@@ -210,7 +228,7 @@ export function createHttpApi(deps: HttpApiDeps): RequestListener {
 
   api.get(
     '/v1/receipts/:id',
-    route(async (req, res, params) => {
+    clientRoute(async (req, res, params) => {
       const client = await authenticate(req, new Uint8Array(0), clock);
       const key = ReceiptKey.safeParse(params.id);
       if (!key.success)
@@ -225,7 +243,7 @@ export function createHttpApi(deps: HttpApiDeps): RequestListener {
   if (vouchers !== undefined) {
     api.get(
       '/v1/vouchers',
-      route(async (req, res) => {
+      clientRoute(async (req, res) => {
         const client = await authenticate(req, new Uint8Array(0), clock);
         const held = await vouchers.latest(client);
         const voucher =
@@ -243,7 +261,7 @@ export function createHttpApi(deps: HttpApiDeps): RequestListener {
     );
     api.post(
       '/v1/vouchers',
-      route(async (req, res) => {
+      clientRoute(async (req, res) => {
         const body = await readBody(req, VOUCHER_MAX_BYTES);
         const client = await authenticate(req, body, clock);
         const voucher = parseJson(body, VoucherMessage, 'voucher');

@@ -37,6 +37,7 @@ const proxy = await CocoonProxy.start(
       secretKey: operator.secretKey,
       settings: operator.settings,
     },
+    limits: { trustForwardedFor: config.PROXY_TRUST_FORWARDED_FOR },
     log,
   },
   { host: config.PROXY_HOST, port: config.PROXY_PORT },

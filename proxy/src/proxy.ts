@@ -11,7 +11,7 @@ import { createHttpApi } from './http-api.js';
 import { Ledger } from './ledger.js';
 import { ProxyMetrics } from './metrics.js';
 import { PolicyKeeper, type PolicySource } from './policy.js';
-import { ClientRateLimiter } from './rate-limit.js';
+import { RateLimiter } from './rate-limit.js';
 import { WorkerRegistry } from './registry.js';
 import { JobRouter } from './router.js';
 import { SettlementOutbox } from './settlement/outbox.js';
@@ -37,6 +37,14 @@ export const ProxyLimits = z.object({
   maxTokensPerJob: z.number().int().positive().default(131_072),
   clientRatePerSecond: z.number().positive().default(20),
   clientBurst: z.number().int().positive().default(40),
+  /**
+   * Client API requests per second from one network (an IPv4 address or IPv6 /64), checked before any
+   * signature: client keys cost nothing to make, addresses do.
+   */
+  addressRatePerSecond: z.number().positive().default(100),
+  addressBurst: z.number().int().positive().default(200),
+  /** Behind a reverse proxy (TLS): count requests against the address it appends to X-Forwarded-For. */
+  trustForwardedFor: z.boolean().default(false),
   jobDeadlineMs: ms.default(10 * 60_000),
   receiptGraceMs: ms.default(30_000),
   maxJobLifetimeMs: ms.default(60 * 60_000),
@@ -138,7 +146,7 @@ export class CocoonProxy {
         policy,
         credit,
         ledger,
-        rateLimiter: new ClientRateLimiter(clock, {
+        rateLimiter: new RateLimiter(clock, {
           perSecond: limits.clientRatePerSecond,
           burst: limits.clientBurst,
         }),
@@ -179,6 +187,13 @@ export class CocoonProxy {
       metrics,
       clock,
       maxBodyBytes: limits.maxBodyBytes,
+      addressLimit: {
+        limiter: new RateLimiter(clock, {
+          perSecond: limits.addressRatePerSecond,
+          burst: limits.addressBurst,
+        }),
+        trustForwardedFor: limits.trustForwardedFor,
+      },
       ...(vouchers ? { vouchers } : {}),
       ...(log ? { log } : {}),
     });

@@ -6,7 +6,7 @@ import { ProxyError, type ProxyErrorCode } from './errors.js';
 import { checkReceipt, type JobTerms, type Ledger, ReceiptRefused } from './ledger.js';
 import type { ProxyMetrics } from './metrics.js';
 import type { PolicyKeeper } from './policy.js';
-import type { ClientRateLimiter } from './rate-limit.js';
+import type { RateLimiter } from './rate-limit.js';
 import type { AdmittedWorker, RegistryListener, WorkerRegistry } from './registry.js';
 import type { JobMessage, JobMessageHandler } from './worker-endpoint.js';
 
@@ -96,7 +96,7 @@ export interface RouterDeps {
   policy: PolicyKeeper;
   credit: CreditSource;
   ledger: Ledger;
-  rateLimiter: ClientRateLimiter;
+  rateLimiter: RateLimiter;
   clock: Clock;
   log?: Logger;
 }

@@ -70,6 +70,11 @@ export const SETTINGS = {
   ),
   PROXY_HOST: setting(z.string().min(1), 'Address the proxy listens on', { default: '127.0.0.1' }),
   PROXY_PORT: setting(port, 'Port of the proxy (client HTTP API and worker WebSocket)', { default: '8480' }),
+  PROXY_TRUST_FORWARDED_FOR: setting(
+    bool,
+    'Behind a reverse proxy (TLS): limit requests per client address from the X-Forwarded-For it appends',
+    { default: 'false' },
+  ),
   PROXY_CREDIT_WINDOW: setting(
     z.coerce.bigint().nonnegative(),
     "Nanotons of work a client may run beyond the last total it signed (must exceed a job's max cost)",
