@@ -6,6 +6,7 @@ import {
 } from '@cocoon/shared/attestation/verify';
 import type { HistoryJob } from '@cocoon/shared/protocol/app-api';
 import type { WorkerListing } from '@cocoon/shared/protocol/messages';
+import { verifyOffers } from '@cocoon/shared/protocol/worker-statements';
 import { type Receipt, verifyReceipt } from '@cocoon/shared/receipt';
 
 /**
@@ -72,6 +73,10 @@ export async function verifyWorker(
   const kind = parsed.success ? parsed.data.kind : 'unknown';
   try {
     const attestation = await verifyAttestation(listing.bundle as never, policy, nowSeconds);
+    if (!verifyOffers(listing.models, listing.offersSignature, attestation.signPublicKey)) {
+      const reason = 'its model offers are not signed by its attested key';
+      return { workerId: listing.workerId, kind, verdict: { ok: false, reason } };
+    }
     return { workerId: listing.workerId, kind, verdict: { ok: true, value: attestation } };
   } catch (error) {
     return { workerId: listing.workerId, kind, verdict: { ok: false, reason: reasonOf(error) } };

@@ -1,6 +1,8 @@
 import { DevAttestor } from '@cocoon/shared/attestation/dev';
 import { randomBytes, sha256, toBase64, toHex, utf8 } from '@cocoon/shared/bytes';
 import type { HistoryJob } from '@cocoon/shared/protocol/app-api';
+import type { ModelOffer } from '@cocoon/shared/protocol/messages';
+import { signOffers } from '@cocoon/shared/protocol/worker-statements';
 import { type Receipt, receiptToCell, signReceipt } from '@cocoon/shared/receipt';
 import { generateSigningKeyPair } from '@cocoon/shared/signing';
 import { describe, expect, it } from 'vitest';
@@ -112,19 +114,45 @@ describe('verifyJob', () => {
 });
 
 describe('verifyWorker', () => {
-  const listing = (bundle: unknown) => ({
+  const OFFER: ModelOffer = {
+    model: MODEL,
+    name: 'tiny',
+    pricePerToken: 1000n,
+    priceCoefficient: 10_000,
+    promptMultiplier: 10_000,
+    completionMultiplier: 10_000,
+    contextSize: 4096,
+  };
+  /** A listing of `bundle` with one offer, signed by `signer` (the worker's attested key, or not). */
+  const listing = (bundle: unknown, signer = generateSigningKeyPair(), listed = OFFER) => ({
     workerId: 'w1',
     bundle,
-    models: [],
+    models: [listed],
+    offersSignature: signOffers([OFFER], signer.secretKey),
     load: { activeJobs: 0, capacity: 1 },
   });
 
   it('verifies a dev worker as insecure', async () => {
-    const { bundle } = await fixture();
-    const check = await verifyWorker(listing(bundle), POLICY, NOW);
+    const { bundle, workerKey } = await fixture();
+    const check = await verifyWorker(listing(bundle, workerKey), POLICY, NOW);
     expect(check.kind).toBe('dev');
     expect(check.verdict.ok && check.verdict.value.secure).toBe(false);
     expect(check.verdict.ok).toBe(true);
+  });
+
+  it('refuses offers the attested key did not sign, as listed', async () => {
+    const { bundle, workerKey } = await fixture();
+    const repriced = await verifyWorker(
+      listing(bundle, workerKey, { ...OFFER, pricePerToken: 1n }),
+      POLICY,
+      NOW,
+    );
+    expect(repriced.verdict).toEqual({
+      ok: false,
+      reason: 'its model offers are not signed by its attested key',
+    });
+    const otherSigner = await verifyWorker(listing(bundle), POLICY, NOW);
+    expect(otherSigner.verdict.ok).toBe(false);
   });
 
   it('names the kind of a bundle it refuses', async () => {

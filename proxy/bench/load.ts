@@ -19,9 +19,11 @@ import {
   DevAttestor,
   fromHex,
   generateSigningKeyPair,
+  ModelOffer,
   randomBytes,
   receiptToCell,
   SIGNATURE_HEADER,
+  signOffers,
   signPayoutAddress,
   TIME_HEADER,
   toBase64,
@@ -144,14 +146,22 @@ async function startWorker(capacity: number, onJob: JobHandler): Promise<Worker>
       else if (message.type === 'rejected') reject(new Error(message.reason));
     });
   });
+  const offer = ModelOffer.parse({
+    model,
+    name: 'bench',
+    pricePerToken: '1',
+    priceCoefficient: 10000,
+    contextSize: 4096,
+  });
   socket.send(
     JSON.stringify({
       type: 'hello',
       v: 1,
       bundle,
-      models: [{ model, name: 'bench', pricePerToken: '1', priceCoefficient: 10000, contextSize: 4096 }],
+      models: [ModelOffer.encode(offer)],
       payoutAddress: `0:${signer.publicKey}`,
       payoutSignature: signPayoutAddress(`0:${signer.publicKey}`, signer.secretKey),
+      offersSignature: signOffers([offer], signer.secretKey),
       load: { activeJobs: 0, capacity },
     }),
   );

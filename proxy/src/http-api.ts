@@ -170,6 +170,7 @@ export function createHttpApi(deps: HttpApiDeps): RequestListener {
           // As the worker sent it, collateral included, so clients verify it themselves.
           bundle: worker.bundle,
           models: [...worker.offers.values()],
+          offersSignature: worker.offersSignature,
           load: { activeJobs: worker.inFlight, capacity: worker.load.capacity },
         }));
       sendJson(res, 200, WorkersResponse.encode({ workers }));

@@ -7,6 +7,7 @@ import {
   randomBytes,
   type SealedJob,
   toHex,
+  verifyOffers,
   verifyPayoutAddress,
   type WorkerToProxy,
 } from '@cocoon/shared';
@@ -34,7 +35,8 @@ export type AdmissionErrorCode =
   | 'offer_not_attested'
   | 'duplicate_key'
   | 'bad_payout_address'
-  | 'payout_not_signed';
+  | 'payout_not_signed'
+  | 'offers_not_signed';
 
 /**
  * Earnings are totalled per payout address, so one wallet must have one spelling: the raw form
@@ -51,12 +53,25 @@ function rawPayoutAddress(address: string): string {
   }
 }
 
-/** The payout address must be signed by the key the attestation binds: nobody on the way can redirect it. */
-function requirePayoutSignature(payoutAddress: string, signature: string, attestation: VerifiedAttestation) {
-  if (!verifyPayoutAddress(payoutAddress, signature, attestation.signPublicKey)) {
+/**
+ * The payout address and the offers must be signed by the key the attestation binds: nobody on the way can
+ * redirect earnings or change prices (clients check the offers' signature again).
+ */
+function requireSignatures(
+  statements: { payoutAddress: string; offers: readonly ModelOffer[] },
+  signatures: { payoutSignature: string; offersSignature: string },
+  attestation: VerifiedAttestation,
+) {
+  if (!verifyPayoutAddress(statements.payoutAddress, signatures.payoutSignature, attestation.signPublicKey)) {
     throw new AdmissionError(
       'payout_not_signed',
       'the payout address is not signed by the attested signing key (payoutSignature)',
+    );
+  }
+  if (!verifyOffers(statements.offers, signatures.offersSignature, attestation.signPublicKey)) {
+    throw new AdmissionError(
+      'offers_not_signed',
+      'the model offers are not signed by the attested signing key (offersSignature)',
     );
   }
 }
@@ -83,6 +98,8 @@ export class AdmittedWorker {
     public attestation: VerifiedAttestation,
     public keyId: string,
     readonly offers: ReadonlyMap<string, ModelOffer>,
+    /** The offers' signature by the attested key, listed for clients to check. */
+    public offersSignature: string,
     public load: WorkerLoad,
     public lastSeenMs: number,
   ) {}
@@ -149,7 +166,7 @@ export class WorkerRegistry {
   async admit(link: WorkerLink, hello: WorkerHello): Promise<AdmittedWorker> {
     const payoutAddress = rawPayoutAddress(hello.payoutAddress);
     const attestation = await this.#verify(hello.bundle);
-    requirePayoutSignature(payoutAddress, hello.payoutSignature, attestation);
+    requireSignatures({ payoutAddress, offers: hello.models }, hello, attestation);
     const offers = new Map<string, ModelOffer>();
     for (const offer of hello.models) {
       if (!attestation.models.includes(offer.model)) {
@@ -172,6 +189,7 @@ export class WorkerRegistry {
       attestation,
       keyId,
       offers,
+      hello.offersSignature,
       hello.load,
       this.clock.now(),
     );
@@ -189,9 +207,17 @@ export class WorkerRegistry {
    * A fresh bundle after key rotation. New jobs go to the new key; jobs in flight keep the signing key they
    * were dispatched with. Every offered model must still be attested. Throws AdmissionError.
    */
-  async rotate(worker: AdmittedWorker, bundle: unknown, payoutSignature: string): Promise<void> {
+  async rotate(
+    worker: AdmittedWorker,
+    rotated: { bundle: unknown; payoutSignature: string; offersSignature: string },
+  ): Promise<void> {
+    const { bundle } = rotated;
     const attestation = await this.#verify(bundle);
-    requirePayoutSignature(worker.payoutAddress, payoutSignature, attestation);
+    requireSignatures(
+      { payoutAddress: worker.payoutAddress, offers: [...worker.offers.values()] },
+      rotated,
+      attestation,
+    );
     const missing = [...worker.offers.keys()].filter((model) => !attestation.models.includes(model));
     if (missing.length > 0) {
       throw new AdmissionError(
@@ -204,6 +230,7 @@ export class WorkerRegistry {
     const keyId = this.#claimKey(attestation);
     worker.attestation = attestation;
     worker.bundle = bundle;
+    worker.offersSignature = rotated.offersSignature;
     worker.keyId = keyId;
     this.#byKeyId.set(keyId, worker);
     this.log?.info({ workerId: worker.id }, 'worker rotated its keys');

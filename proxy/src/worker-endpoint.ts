@@ -131,7 +131,7 @@ export class WorkerEndpoint {
         this.registry.drain(worker);
         return;
       case 'rotated':
-        this.registry.rotate(worker, message.bundle, message.payoutSignature).catch((error: unknown) => {
+        this.registry.rotate(worker, message).catch((error: unknown) => {
           const reason = error instanceof AdmissionError ? error.message : 'rotation failed';
           this.registry.remove(worker, reason, { reject: true });
           if (!(error instanceof AdmissionError)) this.log?.error({ err: error }, 'worker rotation failed');

@@ -4,6 +4,8 @@ import {
   ManualClock,
   ModelsResponse,
   toHex,
+  verifyOffers,
+  WorkersResponse,
 } from '@cocoon/shared';
 import { Address } from '@ton/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -163,20 +165,24 @@ describe('worker admission', () => {
     expect(harness.proxy.registry.all()).toEqual([]);
   });
 
-  it('refuses a payout address not signed by the attested key, in a hello and in a rotation', async () => {
+  it('refuses a payout address or offers not signed by the attested key, in a hello and in a rotation', async () => {
     const started = await startHarness(testStore.store);
     harness = started;
     const redirected = await started.worker({ payoutSigner: generateSigningKeyPair() });
-    expect(redirected.rejected).toMatch(/payout_not_signed|not signed by the attested signing key/);
+    expect(redirected.rejected).toMatch(/payout address is not signed by the attested signing key/);
+    const repriced = await started.worker({ offersSigner: generateSigningKeyPair() });
+    expect(repriced.rejected).toMatch(/model offers are not signed by the attested signing key/);
 
-    const worker = await started.worker();
-    expect(worker.workerId).toBeDefined();
-    await worker.rotate(undefined, generateSigningKeyPair());
-    await waitFor(() => worker.rejected !== undefined, 'rejection after rotation');
-    expect(worker.rejected).toMatch(/not signed by the attested signing key/);
-    expect(started.proxy.registry.all()).toEqual([]);
+    for (const signers of [{ payout: generateSigningKeyPair() }, { offers: generateSigningKeyPair() }]) {
+      const worker = await started.worker();
+      expect(worker.workerId).toBeDefined();
+      await worker.rotate(undefined, signers);
+      await waitFor(() => worker.rejected !== undefined, 'rejection after rotation');
+      expect(worker.rejected).toMatch(/not signed by the attested signing key/);
+      expect(started.proxy.registry.all()).toEqual([]);
+    }
 
-    // A rotation signed with the new attested key keeps the worker.
+    // A rotation signed with the new attested key keeps the worker, and its listing carries the new signature.
     const rotating = await started.worker();
     await rotating.rotate();
     await waitFor(
@@ -184,6 +190,12 @@ describe('worker admission', () => {
       'rotation accepted',
     );
     expect(rotating.rejected).toBeUndefined();
+    const { workers } = WorkersResponse.parse(await (await fetch(`${started.proxy.url}/v1/workers`)).json());
+    expect(workers).toHaveLength(1);
+    const [listed] = workers;
+    expect(
+      verifyOffers(listed?.models ?? [], listed?.offersSignature ?? '', toHex(rotating.sign.publicKey)),
+    ).toBe(true);
   });
 
   it('drops a worker whose heartbeats stop, keeps one that sends them', async () => {

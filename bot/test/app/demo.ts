@@ -7,10 +7,12 @@ import type { SignedReceipt } from '@cocoon/shared';
 import {
   DevAttestor,
   generateSigningKeyPair,
+  type ModelOffer,
   type Receipt,
   randomBytes,
   receiptToCell,
   sha256,
+  signOffers,
   signReceipt,
   toBase64,
   toHex,
@@ -59,6 +61,16 @@ export async function createDemo(now: number, botStore: BotStore = new InMemoryB
     models: [DEMO_MODEL],
     notAfter: now + 7 * 86_400,
   });
+
+  const demoOffer: ModelOffer = {
+    model: DEMO_MODEL,
+    name: 'Qwen2.5 0.5B Instruct',
+    pricePerToken: 1000n,
+    priceCoefficient: 10_000,
+    promptMultiplier: 10_000,
+    completionMultiplier: 20_000,
+    contextSize: 8192,
+  };
 
   const receiptAt = (time: number, promptTokens: number, completionTokens: number): Receipt => ({
     jobId: toHex(randomBytes(16)),
@@ -188,17 +200,8 @@ export async function createDemo(now: number, botStore: BotStore = new InMemoryB
           {
             workerId: 'worker-dev-1',
             bundle,
-            models: [
-              {
-                model: DEMO_MODEL,
-                name: 'Qwen2.5 0.5B Instruct',
-                pricePerToken: 1000n,
-                priceCoefficient: 10_000,
-                promptMultiplier: 10_000,
-                completionMultiplier: 20_000,
-                contextSize: 8192,
-              },
-            ],
+            models: [demoOffer],
+            offersSignature: signOffers([demoOffer], workerKey.secretKey),
             load: { activeJobs: 1, capacity: 4 },
           },
         ],

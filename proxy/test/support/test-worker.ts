@@ -10,6 +10,7 @@ import {
   type Receipt,
   type SealedJob,
   type SigningKeyPair,
+  signOffers,
   signPayoutAddress,
   signReceipt,
   toBase64,
@@ -46,8 +47,9 @@ export interface TestWorkerOptions {
   heartbeatMs?: number;
   /** The address earnings go to; a fresh raw address by default. */
   payoutAddress?: string;
-  /** Signs the payout address in the hello; the attested key by default (another one tests the refusal). */
+  /** Sign the payout address and the offers in the hello; the attested key by default (another tests refusals). */
   payoutSigner?: SigningKeyPair;
+  offersSigner?: SigningKeyPair;
   /** Changes a receipt before signing it (to test refusals). */
   forgeReceipt?: (receipt: Receipt) => Receipt;
 }
@@ -70,9 +72,11 @@ export class TestWorker {
     public bundle: Record<string, unknown>,
   ) {
     this.payoutAddress = options.payoutAddress ?? `0:${toHex(generateSigningKeyPair().publicKey)}`;
+    this.offers = options.models.map((m, i) => this.#offer(m.model, m.pricePerToken, i));
   }
 
   readonly payoutAddress: string;
+  readonly offers: ModelOffer[];
 
   static async #attest(options: TestWorkerOptions) {
     const hpke = await generateWorkerKeyPair();
@@ -104,9 +108,9 @@ export class TestWorker {
       type: 'hello',
       v: 1,
       bundle,
-      models: options.models.map((m, i) => worker.#offer(m.model, m.pricePerToken, i)),
+      models: worker.offers,
       payoutAddress: worker.payoutAddress,
-      payoutSignature: worker.#payoutSignature(options.payoutSigner ?? sign),
+      ...worker.#signatures({ payout: options.payoutSigner ?? sign, offers: options.offersSigner ?? sign }),
       load: { activeJobs: 0, capacity: options.capacity ?? 4 },
     });
     await waitFor(
@@ -142,7 +146,10 @@ export class TestWorker {
    * New keys and a new attestation, announced with `rotated`. Jobs already opened keep the old keys (their
    * receipts are signed with the old signing key, which the proxy recorded at dispatch).
    */
-  async rotate(tamper?: TestWorkerOptions['tamper'], payoutSigner?: SigningKeyPair): Promise<void> {
+  async rotate(
+    tamper?: TestWorkerOptions['tamper'],
+    signers: { payout?: SigningKeyPair; offers?: SigningKeyPair } = {},
+  ): Promise<void> {
     const { hpke, sign, bundle } = await TestWorker.#attest({
       ...this.options,
       ...(tamper ? { tamper } : {}),
@@ -150,16 +157,22 @@ export class TestWorker {
     this.hpke = hpke;
     this.sign = sign;
     this.bundle = bundle;
-    this.send({ type: 'rotated', bundle, payoutSignature: this.#payoutSignature(payoutSigner ?? sign) });
+    this.send({
+      type: 'rotated',
+      bundle,
+      ...this.#signatures({ payout: signers.payout ?? sign, offers: signers.offers ?? sign }),
+    });
   }
 
   /** An address that is not a TON address cannot be signed: it gets a zero signature (refused first anyway). */
-  #payoutSignature(key: SigningKeyPair): string {
+  #signatures(keys: { payout: SigningKeyPair; offers: SigningKeyPair }) {
+    let payoutSignature: string;
     try {
-      return signPayoutAddress(this.payoutAddress, key.secretKey);
+      payoutSignature = signPayoutAddress(this.payoutAddress, keys.payout.secretKey);
     } catch {
-      return toBase64(new Uint8Array(64));
+      payoutSignature = toBase64(new Uint8Array(64));
     }
+    return { payoutSignature, offersSignature: signOffers(this.offers, keys.offers.secretKey) };
   }
 
   get hpkePublicKey(): string {

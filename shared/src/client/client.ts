@@ -18,6 +18,7 @@ import {
 } from '../protocol/messages.js';
 import { padJson, REQUEST_PADDING_FLOOR } from '../protocol/padding.js';
 import { PROTOCOL_VERSION } from '../protocol/primitives.js';
+import { verifyOffers } from '../protocol/worker-statements.js';
 import { type Receipt, type SignedReceipt, verifyReceipt } from '../receipt.js';
 import { type SigningKeyPair, signingPublicKey } from '../signing.js';
 import { ClientError } from './errors.js';
@@ -185,6 +186,8 @@ export class CocoonClient {
           const attestation = await this.trust.verify(listing.bundle);
           if (!attestation.models.includes(model))
             throw new Error('its attestation does not cover this model');
+          if (!verifyOffers(listing.models, listing.offersSignature, attestation.signPublicKey))
+            throw new Error('its offers are not signed by its attested key');
           verified.push({
             workerId: listing.workerId,
             attestation,

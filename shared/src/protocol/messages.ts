@@ -37,11 +37,19 @@ export const WorkerToProxy = z.discriminatedUnion('type', [
     payoutAddress: z.string().min(1),
     /** The payout address signed by the attested signing key (`signPayoutAddress`). */
     payoutSignature: Base64,
+    /** The model offers signed by the attested signing key (`signOffers`); clients check it too. */
+    offersSignature: Base64,
     load: WorkerLoad,
   }),
   z.object({ type: z.literal('heartbeat'), load: WorkerLoad }),
   /** A fresh attestation after key rotation; the old key stays valid only for jobs in flight. */
-  z.object({ type: z.literal('rotated'), bundle: z.unknown(), payoutSignature: Base64 }),
+  z.object({
+    type: z.literal('rotated'),
+    bundle: z.unknown(),
+    /** The payout address and offers, signed again by the new key. */
+    payoutSignature: Base64,
+    offersSignature: Base64,
+  }),
   z.object({ type: z.literal('chunk'), chunk: SealedChunk }),
   z.object({ type: z.literal('receipt'), jobId: JobId, receipt: SignedReceipt }),
   /**
@@ -83,6 +91,8 @@ export const WorkerListing = z.object({
   /** The worker's attestation bundle, with cached collateral for TDX (validated by the attestation schema). */
   bundle: z.unknown(),
   models: z.array(ModelOffer),
+  /** `models` as the worker signed them with its attested key (`verifyOffers`). */
+  offersSignature: Base64,
   load: WorkerLoad,
 });
 export type WorkerListing = z.output<typeof WorkerListing>;

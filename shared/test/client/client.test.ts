@@ -18,6 +18,7 @@ import { ChatRequest } from '../../src/protocol/chat.js';
 import { verifyRequest } from '../../src/protocol/client-auth.js';
 import { SealedJob } from '../../src/protocol/job.js';
 import { JobStreamEvent, ModelOffer } from '../../src/protocol/messages.js';
+import { signOffers } from '../../src/protocol/worker-statements.js';
 import { signReceipt } from '../../src/receipt.js';
 import { generateSigningKeyPair } from '../../src/signing.js';
 
@@ -72,7 +73,7 @@ async function makeWorker(workerId: string, misbehave?: 'overcharge' | 'drop_fin
     const signer = misbehave === 'foreign_receipt' ? generateSigningKeyPair() : signing;
     yield signReceipt({ ...receipt, worker: toHex(signer.publicKey) }, signer.secretKey);
   }
-  return { workerId, hpke, bundle, serve };
+  return { workerId, hpke, bundle, offersSignature: signOffers([offer], signing.secretKey), serve };
 }
 
 type TestWorker = Awaited<ReturnType<typeof makeWorker>>;
@@ -80,7 +81,7 @@ type TestWorker = Awaited<ReturnType<typeof makeWorker>>;
 /** The proxy's HTTP surface, as a fetch function: it routes to the first recipient it knows. */
 function proxyFetch(
   workers: TestWorker[],
-  options: { routeTo?: string; status?: number } = {},
+  options: { routeTo?: string; status?: number; listedOffer?: ModelOffer } = {},
 ): typeof fetch {
   return async (input, init) => {
     const url = new URL(String(input));
@@ -100,7 +101,8 @@ function proxyFetch(
       const listing = workers.map((w) => ({
         workerId: w.workerId,
         bundle: w.bundle,
-        models: [z.encode(ModelOffer, offer)],
+        models: [z.encode(ModelOffer, options.listedOffer ?? offer)],
+        offersSignature: w.offersSignature,
         load: { activeJobs: 0, capacity: 4 },
       }));
       return Response.json({ workers: listing });
@@ -186,6 +188,16 @@ describe('CocoonClient', () => {
       code: 'no_verified_worker',
       message: expect.stringMatching(/dev/),
     });
+  });
+
+  it('refuses a worker whose listed offer is not the one it signed, before sending anything', async () => {
+    const workers = [await makeWorker('w1')];
+    const cheaper = { ...offer, pricePerToken: offer.pricePerToken - 1n };
+    const listed = client(proxyFetch(workers, { listedOffer: cheaper }));
+    expect((await listed.workers(model)).refused).toEqual([
+      { workerId: 'w1', reason: 'its offers are not signed by its attested key' },
+    ]);
+    await expect(listed.chat(question, { model })).rejects.toMatchObject({ code: 'no_verified_worker' });
   });
 
   it('refuses an answer routed to a worker it did not choose', async () => {

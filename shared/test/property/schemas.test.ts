@@ -20,12 +20,13 @@ import { JobHeader, SealedChunk, SealedJob } from '../../src/protocol/job.js';
 import {
   ApiError,
   JobStreamEvent,
+  ModelOffer,
   ModelsResponse,
   ProxyToWorker,
   WorkersResponse,
   WorkerToProxy,
 } from '../../src/protocol/messages.js';
-import { signPayoutAddress } from '../../src/protocol/payout.js';
+import { signOffers, signPayoutAddress } from '../../src/protocol/worker-statements.js';
 import { Receipt, SignedReceipt, signReceipt } from '../../src/receipt.js';
 import { generateSigningKeyPair } from '../../src/signing.js';
 import { runs, timeoutFor } from './support.js';
@@ -79,6 +80,7 @@ const offer = {
 const load = { activeJobs: 1, capacity: 4 };
 const payoutAddress = `0:${hex('6f', 32)}`;
 const payoutSignature = signPayoutAddress(payoutAddress, workerKeys.secretKey);
+const offersSignature = signOffers([ModelOffer.parse(offer)], workerKeys.secretKey);
 const wireBundle = z.encode(AttestationBundle, bundle);
 const wireJob = z.encode(SealedJob, sealed);
 
@@ -128,9 +130,18 @@ const BOUNDARIES: Boundary[] = [
     name: 'WorkerToProxy',
     schema: WorkerToProxy,
     examples: [
-      { type: 'hello', v: 1, bundle: wireBundle, models: [offer], payoutAddress, payoutSignature, load },
+      {
+        type: 'hello',
+        v: 1,
+        bundle: wireBundle,
+        models: [offer],
+        payoutAddress,
+        payoutSignature,
+        offersSignature,
+        load,
+      },
       { type: 'heartbeat', load },
-      { type: 'rotated', bundle: wireBundle, payoutSignature },
+      { type: 'rotated', bundle: wireBundle, payoutSignature, offersSignature },
       { type: 'chunk', chunk },
       { type: 'receipt', jobId: header.jobId, receipt: signedReceipt },
       { type: 'refused', jobId: header.jobId, code: 'busy' },
@@ -163,7 +174,9 @@ const BOUNDARIES: Boundary[] = [
   {
     name: 'WorkersResponse',
     schema: WorkersResponse,
-    examples: [{ workers: [{ workerId: 'w-1', bundle: wireBundle, models: [offer], load }] }],
+    examples: [
+      { workers: [{ workerId: 'w-1', bundle: wireBundle, models: [offer], offersSignature, load }] },
+    ],
     encodes: true,
   },
   {

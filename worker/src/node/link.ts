@@ -4,6 +4,7 @@ import {
   type ModelOffer,
   PROTOCOL_VERSION,
   ProxyToWorker,
+  signOffers,
   signPayoutAddress,
   WorkerToProxy,
 } from '@cocoon/shared';
@@ -118,7 +119,7 @@ export class ProxyLink {
         bundle: this.options.identity.current.bundle,
         models: [...this.options.offers.values()],
         payoutAddress: this.options.payoutAddress,
-        payoutSignature: this.#payoutSignature(),
+        ...this.#signatures(),
         load: this.#load(),
       });
     });
@@ -220,9 +221,13 @@ export class ProxyLink {
     this.#socket.send(JSON.stringify(encodeMessage(message)));
   }
 
-  /** The payout address signed by the current attested key, so nobody on the way can redirect earnings. */
-  #payoutSignature(): string {
-    return signPayoutAddress(this.options.payoutAddress, this.options.identity.current.signing.secretKey);
+  /** The payout address and offers signed by the current attested key: nobody on the way can change them. */
+  #signatures(): { payoutSignature: string; offersSignature: string } {
+    const key = this.options.identity.current.signing.secretKey;
+    return {
+      payoutSignature: signPayoutAddress(this.options.payoutAddress, key),
+      offersSignature: signOffers([...this.options.offers.values()], key),
+    };
   }
 
   #load() {
@@ -235,7 +240,7 @@ export class ProxyLink {
     this.#after(waitMs, async () => {
       try {
         const keys = await this.options.identity.rotate();
-        this.#send({ type: 'rotated', bundle: keys.bundle, payoutSignature: this.#payoutSignature() });
+        this.#send({ type: 'rotated', bundle: keys.bundle, ...this.#signatures() });
         this.options.log.info({ keyId: keys.hpke.keyId, notAfter: keys.bundle.notAfter }, 'keys rotated');
       } catch (error) {
         this.options.log.error({ err: (error as Error).message }, 'key rotation failed; retrying');

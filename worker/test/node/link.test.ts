@@ -24,6 +24,7 @@ import {
   unixSeconds,
   utf8,
   verifyAttestation,
+  verifyOffers,
   verifyPayoutAddress,
   WorkerToProxy,
 } from '@cocoon/shared';
@@ -153,6 +154,7 @@ describe('ProxyLink', () => {
     expect(verifyPayoutAddress(hello.payoutAddress, hello.payoutSignature, attestation.signPublicKey)).toBe(
       true,
     );
+    expect(verifyOffers(hello.models, hello.offersSignature, attestation.signPublicKey)).toBe(true);
 
     const { header, sealed, jobKey } = await sealFor(attestation.hpkePublicKey, 'tell me a secret');
     const receiptMessage = proxy.next('receipt', (m) => m.jobId === header.jobId);
@@ -259,7 +261,7 @@ describe('ProxyLink', () => {
     expect(identity.acquire([oldKey])).toBeUndefined();
   });
 
-  it('announces rotated keys with a fresh attestation and the payout address signed by the new key', async () => {
+  it('announces rotated keys with a fresh attestation, its payout address and offers signed by the new key', async () => {
     // 601 s of lifetime with rotation 600 s before the end: the link rotates after a second.
     const { proxy, hello } = await startWorker({ lifetimeSeconds: 601 });
     const rotated = await proxy.next('rotated');
@@ -272,6 +274,7 @@ describe('ProxyLink', () => {
     expect(verifyPayoutAddress(hello.payoutAddress, rotated.payoutSignature, attestation.signPublicKey)).toBe(
       true,
     );
+    expect(verifyOffers(hello.models, rotated.offersSignature, attestation.signPublicKey)).toBe(true);
   });
 
   it('drains: refuses new jobs, finishes the running one, then closes', async () => {
