@@ -9,6 +9,12 @@ import { loadOrCreateKey } from '@cocoon/shared/key-file';
 import type { Logger } from '@cocoon/shared/log';
 import type { Address } from '@ton/core';
 
+/** The clients' price ceiling from CLIENT_MAX_PRICE_PER_TOKEN, as CocoonClient options (none when unset). */
+export const maxPriceOf = (config: Config): { maxPricePerToken?: bigint } =>
+  config.CLIENT_MAX_PRICE_PER_TOKEN === undefined
+    ? {}
+    : { maxPricePerToken: config.CLIENT_MAX_PRICE_PER_TOKEN };
+
 export interface LocalClientOptions {
   name: string;
   /** The wallet owning the Client contract (the one that may withdraw); default: this process's wallet. */
@@ -42,6 +48,7 @@ export async function localClient(
     proxyUrl: options.proxyUrl,
     clientKey,
     policy: () => options.policy.read(),
+    ...maxPriceOf(config),
     vouchers: {
       ...account,
       store: new FileVoucherStore(join(config.COCOON_DATA_DIR, `${name}-vouchers.json`)),

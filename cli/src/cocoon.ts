@@ -24,6 +24,7 @@ import {
   withdraw,
 } from './account.js';
 import { type RunningApp, startApp } from './app.js';
+import { maxPriceOf } from './client-account.js';
 import { createGateway } from './gateway.js';
 import { readLocalNetwork } from './local-network.js';
 
@@ -43,6 +44,7 @@ async function connect(
       proxyUrl: local.proxyUrl,
       clientKey,
       policy: local.policy,
+      ...maxPriceOf(config),
       vouchers: {
         ...local.cliAccount,
         store: new FileVoucherStore(join(config.COCOON_DATA_DIR, `${CLI_ACCOUNT}-vouchers.json`)),
@@ -55,7 +57,12 @@ async function connect(
   const chain = await openChain(chainOptionsFromConfig(config));
   const root = chain.open(RootContract.createFromAddress(Address.parse(config.ROOT_ADDRESS)));
   const policy = rootPolicySource(root, { allowDev: config.ATTESTATION_ALLOW_DEV });
-  const client = new CocoonClient({ proxyUrl: config.PROXY_URL, clientKey, policy: () => policy.read() });
+  const client = new CocoonClient({
+    proxyUrl: config.PROXY_URL,
+    clientKey,
+    policy: () => policy.read(),
+    ...maxPriceOf(config),
+  });
   return { client, close: () => chain.close() };
 }
 

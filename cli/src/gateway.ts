@@ -202,7 +202,8 @@ function cocoonExtension(result: Awaited<ReturnType<CocoonClient['chat']>>) {
 
 function describeError(error: unknown): { status: number; message: string; code: string } {
   if (error instanceof ClientError) {
-    const status = error.detail?.status ?? (error.code === 'no_verified_worker' ? 503 : 502);
+    const unavailable = error.code === 'no_verified_worker' || error.code === 'no_affordable_worker';
+    const status = error.detail?.status ?? (unavailable ? 503 : 502);
     return { status, message: error.message, code: error.detail?.code ?? error.code };
   }
   return { status: 500, message: 'internal gateway error', code: 'internal' };

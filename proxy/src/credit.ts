@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { minAmount } from '@cocoon/shared';
 import type { Logger } from '@cocoon/shared/log';
 import { type Kysely, sql } from 'kysely';
 import type { ProxyDb } from './db.js';
@@ -81,7 +82,6 @@ export class MemoryCredit implements CreditSource {
 const MAX_BATCH = 500;
 
 const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
-const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 const sum = (amounts: Iterable<bigint>): bigint => {
   let total = 0n;
   for (const amount of amounts) total += amount;
@@ -218,7 +218,7 @@ export class StoreCredit implements CreditSource {
     if (job === undefined || job.waiting) return;
     this.#jobs.delete(jobId);
     const lease = this.#lease(job.client);
-    const charged = min(spent, job.amount);
+    const charged = minAmount(spent, job.amount);
     lease.reserved -= job.amount;
     lease.spent += charged;
     lease.spentSinceFold += charged;

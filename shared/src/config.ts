@@ -115,6 +115,10 @@ export const SETTINGS = {
     "Nanotons the wallet deposits into a new Client contract of `npm start`'s local clients and of `cocoon app`",
     { default: '10000000000' },
   ),
+  CLIENT_MAX_PRICE_PER_TOKEN: setting(
+    z.coerce.bigint().positive(),
+    'Nanotons per token (of the dearer kind, after multipliers) that clients pay at most; unset = any price',
+  ),
   PROXY_CONTRACT: setting(
     z.string().min(1),
     "The proxy's Proxy contract on testnet/mainnet (`cocoon-proxy` logs it): `cocoon app` derives its Client contract from it",

@@ -34,5 +34,14 @@ export function billedAmount(usage: Usage, schedule: PriceSchedule, maxCost: big
   return cost < maxCost ? cost : maxCost;
 }
 
+/** What a schedule asks for its dearer kind of token, in nanotons, rounded up: what a price ceiling compares. */
+export function highestTokenPrice(schedule: PriceSchedule): bigint {
+  const multiplier = BigInt(Math.max(schedule.promptMultiplier, schedule.completionMultiplier));
+  return (schedule.pricePerToken * multiplier + MULTIPLIER_ONE - 1n) / MULTIPLIER_ONE;
+}
+
 /** The larger of two amounts (Math.max takes no bigints). */
 export const maxAmount = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+
+/** The smaller of two amounts. */
+export const minAmount = (a: bigint, b: bigint): bigint => (a < b ? a : b);

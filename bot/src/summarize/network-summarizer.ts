@@ -80,6 +80,11 @@ export class NetworkSummarizer implements Summarizer {
           cause: error,
         });
       }
+      if (error instanceof ClientError && error.code === 'no_affordable_worker') {
+        throw new SummarizeError('unavailable', 'no worker serves the model within the price limit', {
+          cause: error,
+        });
+      }
       throw new SummarizeError('failed', 'the summary could not be made', { cause: error });
     }
   }

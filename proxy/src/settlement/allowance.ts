@@ -1,4 +1,4 @@
-import type { Clock } from '@cocoon/shared';
+import { type Clock, minAmount } from '@cocoon/shared';
 import type { Kysely } from 'kysely';
 import type { ClientAllowance } from '../credit.js';
 import type { ProxyDb } from '../db.js';
@@ -7,8 +7,6 @@ import type { SettlementSettings } from './settings.js';
 
 /** Bounds the voucher cache: past it, it starts over (a read per client, no harm). */
 const MAX_CACHED_VOUCHERS = 100_000;
-
-const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 
 /**
  * The most a client's metered total may reach, in cumulative terms (what `CreditSource` compares with
@@ -41,7 +39,7 @@ export class ChainAllowance implements ClientAllowance {
     if (account === undefined) return 0n;
     const deposit = account.chargedTotal + account.balance + account.stake;
     const window = account.closing ? 0n : this.settings.creditWindow;
-    return min(deposit, voucher.total + window);
+    return minAmount(deposit, voucher.total + window);
   }
 
   /** Forgets a cached deposit (after a top-up is seen, or a charge). */

@@ -4,7 +4,7 @@ import { fromHex, fromUtf8, randomBytes, toHex, utf8 } from '../bytes.js';
 import { type Clock, systemClock, unixSeconds } from '../clock.js';
 import { SealError } from '../crypto/errors.js';
 import { ChunkOpener, requestHash, sealJob } from '../crypto/seal.js';
-import { billedAmount, jobCost, maxAmount, type Usage } from '../pricing.js';
+import { billedAmount, highestTokenPrice, jobCost, maxAmount, minAmount, type Usage } from '../pricing.js';
 import { AnswerEvent, ChatRequest, type FinishReason } from '../protocol/chat.js';
 import { signRequest } from '../protocol/client-auth.js';
 import { type JobHeader, SealedJob } from '../protocol/job.js';
@@ -52,6 +52,11 @@ export interface CocoonClientOptions {
   candidates?: number;
   /** Seconds a job stays valid for. */
   jobTtlSeconds?: number;
+  /**
+   * The most this client pays per token of either kind, in nanotons: a worker whose offer asks more
+   * (pricePerToken × its prompt or completion multiplier ÷ 10,000) is not used. Unset: any price.
+   */
+  maxPricePerToken?: bigint;
   fetch?: typeof fetch;
   clock?: Clock;
   /**
@@ -210,14 +215,26 @@ export class CocoonClient {
     const request = ChatRequest.parse(input);
     const maxTokens = request.max_tokens ?? DEFAULT_MAX_TOKENS;
     const { verified, refused } = await this.workers(options.model);
-    const candidates = verified.slice(0, this.options.candidates ?? 3);
-    if (candidates.length === 0) {
+    if (verified.length === 0) {
       const reasons = refused.map((r) => `${r.workerId}: ${r.reason}`).join('; ');
       throw new ClientError(
         'no_verified_worker',
         `no worker for model ${options.model} passed attestation${reasons ? ` (${reasons})` : ''}`,
       );
     }
+    const { maxPricePerToken } = this.options;
+    const affordable =
+      maxPricePerToken === undefined
+        ? verified
+        : verified.filter((worker) => highestTokenPrice(worker.offer) <= maxPricePerToken);
+    if (affordable.length === 0) {
+      const cheapest = verified.map((worker) => highestTokenPrice(worker.offer)).reduce(minAmount);
+      throw new ClientError(
+        'no_affordable_worker',
+        `no worker for model ${options.model} within ${maxPricePerToken} nanotons per token (the cheapest asks ${cheapest})`,
+      );
+    }
+    const candidates = affordable.slice(0, this.options.candidates ?? 3);
     const body = utf8(JSON.stringify({ ...request, max_tokens: maxTokens }));
     const promptTokenBound = body.length + TEMPLATE_TOKEN_ALLOWANCE;
     const maxCost =

@@ -128,13 +128,14 @@ function proxyFetch(
 const devPolicy = { allowDev: true, imageHashes: [], models: [model] };
 const question = { messages: [{ role: 'user' as const, content: 'what is sealed?' }], max_tokens: 16 };
 
-function client(fetchImpl: typeof fetch, policy = devPolicy) {
+function client(fetchImpl: typeof fetch, policy = devPolicy, maxPricePerToken?: bigint) {
   return new CocoonClient({
     proxyUrl: 'http://proxy.test',
     clientKey: generateSigningKeyPair(),
     policy,
     fetch: fetchImpl,
     clock,
+    ...(maxPricePerToken === undefined ? {} : { maxPricePerToken }),
   });
 }
 
@@ -198,6 +199,19 @@ describe('CocoonClient', () => {
       { workerId: 'w1', reason: 'its offers are not signed by its attested key' },
     ]);
     await expect(listed.chat(question, { model })).rejects.toMatchObject({ code: 'no_verified_worker' });
+  });
+
+  it('uses no worker dearer than its price ceiling, per token of the dearer kind', async () => {
+    const workers = [await makeWorker('w1')];
+    // 20 nanotons per token, completion tokens at 2×: 40 per completion token.
+    await expect(client(proxyFetch(workers), devPolicy, 39n).chat(question, { model })).rejects.toMatchObject(
+      {
+        code: 'no_affordable_worker',
+        message: expect.stringMatching(/within 39 nanotons per token \(the cheapest asks 40\)/),
+      },
+    );
+    const result = await client(proxyFetch(workers), devPolicy, 40n).chat(question, { model });
+    expect(result.receipt.pricePerToken).toBe(20n);
   });
 
   it('refuses an answer routed to a worker it did not choose', async () => {
