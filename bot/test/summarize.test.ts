@@ -21,6 +21,13 @@ describe('buildSummaryPrompt', () => {
     expect(request.max_tokens).toBe(120);
   });
 
+  it('seeds sampling by the prompt: the same text asked again gets the same seed, another text another', () => {
+    const ask = (text: string) => buildSummaryPrompt({ text, language: 'auto', length: 'short' }).seed;
+    expect(ask(TEXT)).toBe(ask(TEXT));
+    expect(ask(TEXT)).not.toBe(ask(`${TEXT} More.`));
+    expect(buildSummaryPrompt({ text: TEXT, language: 'ru', length: 'short' }).seed).not.toBe(ask(TEXT));
+  });
+
   it('names a fixed language and shapes each length', () => {
     expect(
       buildSummaryPrompt({ text: TEXT, language: 'ru', length: 'bullets' }).messages[0]?.content,

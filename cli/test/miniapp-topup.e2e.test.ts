@@ -96,7 +96,8 @@ const CHANNEL_POST = [
   'Thanks for reading, and for running a worker if you have a spare GPU.',
 ].join(' ');
 
-const log = createLogger('test', 'silent');
+// Errors only: a step that fails in CI then shows what the app, bot or proxy logged about it.
+const log = createLogger('test', 'error');
 let dir: string;
 let botApi: RecordingBotApi;
 let network: RunningNetwork;

@@ -1,4 +1,4 @@
-import { ChatRequest } from '@cocoon/shared';
+import { ChatRequest, sha256, utf8 } from '@cocoon/shared';
 import type { SummaryLanguage, SummaryLength, SummaryRequest } from './types.js';
 
 /**
@@ -79,12 +79,21 @@ export function buildSummaryPrompt(request: Omit<SummaryRequest, 'signal'>): Cha
     ...(clipped ? ['The text was cut to fit: summarize the part you have.'] : []),
   ].join('\n');
   const title = request.title === undefined ? '' : `Title: ${request.title}\n`;
+  const messages = [
+    { role: 'system' as const, content: system },
+    { role: 'user' as const, content: `${title}<text>\n${text}\n</text>` },
+  ];
   return ChatRequest.parse({
-    messages: [
-      { role: 'system', content: system },
-      { role: 'user', content: `${title}<text>\n${text}\n</text>` },
-    ],
+    messages,
     max_tokens: maxTokens,
     temperature: 0.2,
+    // Seeded by the prompt: one text asked again (another reader, after the cache) gets the same summary.
+    seed: seedOf(messages),
   });
+}
+
+/** The first 32 bits of the messages' SHA-256. */
+function seedOf(messages: readonly { role: string; content: string }[]): number {
+  const digest = sha256(utf8(JSON.stringify(messages)));
+  return new DataView(digest.buffer, digest.byteOffset, 4).getUint32(0);
 }
