@@ -40,7 +40,12 @@ describe('a worker process killed mid-stream', () => {
     let killed: WorkerProcess | undefined;
     let killedId: string | undefined;
     const job = client.chat(
-      { messages: [{ role: 'user', content: 'Tell me about TON in a few words.' }], max_tokens: 64 },
+      // greedy: the same answer every run, not a draw that could end at once
+      {
+        messages: [{ role: 'user', content: 'Tell me about TON in a few words.' }],
+        max_tokens: 64,
+        temperature: 0,
+      },
       {
         model,
         signal: AbortSignal.timeout(30_000),
@@ -73,7 +78,12 @@ describe('a worker process killed mid-stream', () => {
     // the retry: served by the worker that is still alive
     await waitFor(() => proxy.registry.all().length === 1, 'the dead worker dropped', 10_000);
     const retry = await client.chat(
-      { messages: [{ role: 'user', content: 'Tell me about TON in a few words.' }], max_tokens: 64 },
+      // greedy: the same answer every run, not a draw that could end at once
+      {
+        messages: [{ role: 'user', content: 'Tell me about TON in a few words.' }],
+        max_tokens: 64,
+        temperature: 0,
+      },
       { model, signal: AbortSignal.timeout(30_000) },
     );
     expect(retry.worker.workerId).not.toBe(killedId);
