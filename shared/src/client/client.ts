@@ -18,7 +18,6 @@ import {
 } from '../protocol/messages.js';
 import { padJson, REQUEST_PADDING_FLOOR } from '../protocol/padding.js';
 import { PROTOCOL_VERSION } from '../protocol/primitives.js';
-import { verifyOffers } from '../protocol/worker-statements.js';
 import { type Receipt, type SignedReceipt, verifyReceipt } from '../receipt.js';
 import { type SigningKeyPair, signingPublicKey } from '../signing.js';
 import { ClientError } from './errors.js';
@@ -191,7 +190,7 @@ export class CocoonClient {
           const attestation = await this.trust.verify(listing.bundle);
           if (!attestation.models.includes(model))
             throw new Error('its attestation does not cover this model');
-          if (!verifyOffers(listing.models, listing.offersSignature, attestation.signPublicKey))
+          if (!this.trust.offersSigned(listing.models, listing.offersSignature, attestation.signPublicKey))
             throw new Error('its offers are not signed by its attested key');
           verified.push({
             workerId: listing.workerId,

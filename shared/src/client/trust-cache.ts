@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import {
   type AttestationPolicy,
   type VerifiedAttestation,
@@ -6,6 +6,8 @@ import {
 } from '../attestation/verify.js';
 import { sha256, toHex, utf8 } from '../bytes.js';
 import type { Clock } from '../clock.js';
+import { ModelOffer } from '../protocol/messages.js';
+import { verifyOffers } from '../protocol/worker-statements.js';
 
 type PolicyInput = z.input<typeof AttestationPolicy>;
 
@@ -14,13 +16,18 @@ interface Reading {
   policy: Promise<PolicyInput>;
   /** Attestations verified under this reading of the policy, by the SHA-256 of their bundle. */
   verified: Map<string, VerifiedAttestation>;
+  /** Offer signature verdicts, by signing key, signature and offers (an Ed25519 check per worker per chat else). */
+  offers: Map<string, boolean>;
 }
+
+const OfferList = z.array(ModelOffer);
 
 /**
  * The policy a client trusts, read at most every `ttlMs` (on mainnet each read is a get-method call to the
  * Root contract), and the attestations verified under that reading. A bundle's verdict depends only on the
  * bundle, the policy and the time, so within one reading it is reused until the bundle or its collateral
- * expires: a chat then repeats neither the Root read nor the DCAP checks. Refusals are not kept.
+ * expires: a chat then repeats neither the Root read nor the DCAP checks. Refusals are not kept. Verdicts on
+ * workers' offer signatures are kept too, refusals included: they depend on nothing else.
  */
 export class TrustCache {
   private reading: Reading | undefined;
@@ -44,10 +51,21 @@ export class TrustCache {
     return attestation;
   }
 
+  /** Whether `signPublicKey` signed exactly these offers (`verifyOffers`); the verdict does not depend on time. */
+  offersSigned(offers: readonly ModelOffer[], signature: string, signPublicKey: string): boolean {
+    const verdicts = this.current().offers;
+    const key = `${signPublicKey}:${signature}:${JSON.stringify(z.encode(OfferList, [...offers]))}`;
+    const known = verdicts.get(key);
+    if (known !== undefined) return known;
+    const verdict = verifyOffers(offers, signature, signPublicKey);
+    verdicts.set(key, verdict);
+    return verdict;
+  }
+
   private current(): Reading {
     const now = this.clock.now();
     if (this.reading !== undefined && now - this.reading.at < this.ttlMs) return this.reading;
-    const reading: Reading = { at: now, policy: this.readPolicy(), verified: new Map() };
+    const reading: Reading = { at: now, policy: this.readPolicy(), verified: new Map(), offers: new Map() };
     // a failed read is not kept: the next call reads again
     reading.policy.catch(() => {
       if (this.reading === reading) this.reading = undefined;

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { DevAttestor } from '../../src/attestation/dev.js';
+import { toHex } from '../../src/bytes.js';
 import { TrustCache } from '../../src/client/trust-cache.js';
 import { ManualClock } from '../../src/clock.js';
+import type { ModelOffer } from '../../src/protocol/messages.js';
+import { signOffers } from '../../src/protocol/worker-statements.js';
+import { generateSigningKeyPair } from '../../src/signing.js';
 
 const NOW_MS = 1_800_000_000_000;
 const TTL_MS = 30_000;
@@ -61,5 +65,28 @@ describe('TrustCache', () => {
     await good.verify(bundle);
     const forged = { ...bundle, hpkePublicKey: '77'.repeat(32) };
     await expect(good.verify(forged)).rejects.toMatchObject({ code: 'signature_invalid' });
+  });
+
+  it('keeps offer signature verdicts for exactly the offers, signature and key it checked', async () => {
+    const { cache } = cacheWith([devPolicy]);
+    const worker = generateSigningKeyPair();
+    const key = toHex(worker.publicKey);
+    const offer: ModelOffer = {
+      model: MODEL,
+      name: 'tiny',
+      pricePerToken: 20n,
+      priceCoefficient: 10_000,
+      promptMultiplier: 10_000,
+      completionMultiplier: 10_000,
+      contextSize: 512,
+    };
+    const signature = signOffers([offer], worker.secretKey);
+    for (let i = 0; i < 2; i++) expect(cache.offersSigned([offer], signature, key)).toBe(true);
+    expect(cache.offersSigned([{ ...offer, pricePerToken: 19n }], signature, key)).toBe(false);
+    expect(cache.offersSigned([offer], signature, toHex(generateSigningKeyPair().publicKey))).toBe(false);
+    expect(cache.offersSigned([offer], signOffers([offer], generateSigningKeyPair().secretKey), key)).toBe(
+      false,
+    );
+    expect(cache.offersSigned([offer], signature, key)).toBe(true);
   });
 });
