@@ -42,7 +42,7 @@ function NetworkView({ network }: { network: NetworkResponse }) {
       </Section>
       <Section
         title={`Workers online (${network.workers.length})`}
-        footer="Each attestation is verified in this app with the same policy the bot uses."
+        footer="Each attestation, and the prices each worker signed with its attested key, are verified in this app with the same policy the bot uses."
       >
         {network.workers.map((worker) => (
           <WorkerCard key={worker.workerId} worker={worker} check={checks.get(worker.workerId)} />
