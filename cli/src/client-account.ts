@@ -5,7 +5,7 @@ import type { Chain } from '@cocoon/contracts';
 import { clientContractFor, type ProxyLink } from '@cocoon/proxy';
 import { type AttestationPolicy, CocoonClient, type Config, toHex } from '@cocoon/shared';
 import { FileVoucherStore } from '@cocoon/shared/client/voucher-file';
-import { loadOrCreateKey } from '@cocoon/shared/key-file';
+import { keyFileOptions, loadOrCreateKey } from '@cocoon/shared/key-file';
 import type { Logger } from '@cocoon/shared/log';
 import type { Address } from '@ton/core';
 
@@ -37,7 +37,7 @@ export async function localClient(
 ): Promise<{ client: CocoonClient; account: { owner: string; contract: string } }> {
   const { name, chain, link, config } = options;
   const owner = options.owner ?? chain.wallet;
-  const clientKey = await loadOrCreateKey(config.COCOON_DATA_DIR, name);
+  const clientKey = await loadOrCreateKey(config.COCOON_DATA_DIR, name, keyFileOptions(config));
   const contract = chain.open(clientContractFor(link, owner, toHex(clientKey.publicKey), options.clientCode));
   if (!(await chain.isDeployed(contract.address))) {
     await contract.sendTopUp(chain.sender, { value: config.CLIENT_DEPOSIT });

@@ -8,7 +8,7 @@ import { chainOptionsFromConfig, openChain, RootContract, rootPolicySource } fro
 import { type ChatResult, CocoonClient, type Config, receiptId } from '@cocoon/shared';
 import { FileVoucherStore } from '@cocoon/shared/client/voucher-file';
 import { loadProcessConfigOrExit } from '@cocoon/shared/config-file';
-import { loadOrCreateKey } from '@cocoon/shared/key-file';
+import { keyFileOptions, loadOrCreateKey } from '@cocoon/shared/key-file';
 import { createLogger } from '@cocoon/shared/log';
 import { Address } from '@ton/core';
 import { Command, InvalidArgumentError } from 'commander';
@@ -36,7 +36,7 @@ async function connect(
   config: Config,
   keyName: string,
 ): Promise<{ client: CocoonClient; close(): Promise<void> }> {
-  const clientKey = await loadOrCreateKey(config.COCOON_DATA_DIR, keyName);
+  const clientKey = await loadOrCreateKey(config.COCOON_DATA_DIR, keyName, keyFileOptions(config));
   if (config.TON_NETWORK === 'sandbox') {
     const local = await readLocalNetwork(config.COCOON_DATA_DIR);
     // npm start funded this account's Client contract; vouchers pay for each job from it.

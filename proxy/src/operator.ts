@@ -2,7 +2,7 @@
 // and the settlement port and settings that follow from them. Used by `cocoon-proxy` and the embedded network.
 import { type Chain, ensureProxy, loadContractCodes, type RootContract } from '@cocoon/contracts';
 import { type Config, maxAmount, systemClock } from '@cocoon/shared';
-import { loadOrCreateKey } from '@cocoon/shared/key-file';
+import { keyFileOptions, loadOrCreateKey } from '@cocoon/shared/key-file';
 import type { Logger } from '@cocoon/shared/log';
 import type { OpenedContract } from '@ton/core';
 import type { Kysely } from 'kysely';
@@ -29,7 +29,7 @@ export async function startProxyOperator(
   root: OpenedContract<RootContract>,
   config: Config,
 ): Promise<ProxyOperator> {
-  const key = await loadOrCreateKey(config.COCOON_DATA_DIR, 'proxy');
+  const key = await loadOrCreateKey(config.COCOON_DATA_DIR, 'proxy', keyFileOptions(config));
   const params = await root.getParams();
   const proxyPublicKey = Buffer.from(key.publicKey);
   const proxy = await ensureProxy(chain, {

@@ -37,6 +37,11 @@ export const SETTINGS = {
     'Folder for the embedded database, the local chain and caches',
     { default: '.cocoon' },
   ),
+  COCOON_KEY_PASSPHRASE: setting(
+    z.string().min(12, 'at least 12 characters'),
+    'Passphrase that encrypts the key files in the data folder (client accounts, the proxy operator); unset = 0600 files in the clear',
+    { secret: true },
+  ),
   LOG_LEVEL: setting(
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     'Log level (logs never hold prompts, posts or summaries)',
