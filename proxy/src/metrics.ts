@@ -7,7 +7,13 @@ export interface MetricsSources {
   queueDepths(): Map<string, number>;
   policyAgeSeconds(): number;
   /** Totals of on-chain settlement, when the proxy settles. */
-  settlement?(): Promise<{ signed: bigint; charged: bigint; earned: bigint; paid: bigint }>;
+  settlement?(): Promise<{
+    signed: bigint;
+    charged: bigint;
+    earned: bigint;
+    paid: bigint;
+    unconfirmed: number;
+  }>;
 }
 
 const LATENCY_BUCKETS = [
@@ -86,7 +92,15 @@ export class ProxyMetrics {
     const { registry } = this;
     collectDefaultMetrics({ register: registry, prefix: 'cocoon_proxy_' });
     if (sources.settlement !== undefined) {
-      const summary = sources.settlement;
+      const settlement = sources.settlement;
+      // A scrape collects every gauge at once: they share one summary query.
+      let pending: ReturnType<typeof settlement> | undefined;
+      const summary = () => {
+        pending ??= settlement().finally(() => {
+          pending = undefined;
+        });
+        return pending;
+      };
       new Gauge({
         name: 'cocoon_proxy_unsettled_nanotons',
         help: 'Settlement lag: what clients signed but the chain has not charged, and what workers earned but were not paid',
@@ -96,6 +110,14 @@ export class ProxyMetrics {
           const totals = await summary();
           this.set({ kind: 'charge' }, Number(totals.signed - totals.charged));
           this.set({ kind: 'payout' }, Number(totals.earned - totals.paid));
+        },
+      });
+      new Gauge({
+        name: 'cocoon_proxy_settlement_unconfirmed',
+        help: 'Settlement messages the chain has not confirmed yet (in flight, waiting out a bounce, or sent again)',
+        registers: [registry],
+        async collect() {
+          this.set((await summary()).unconfirmed);
         },
       });
     }

@@ -314,7 +314,15 @@ export class SettlementOutbox {
     };
     if (row.kind === 'charge') await this.#chain.sendCharge(payload.contract, signed);
     else await this.#chain.sendPayout(row.target, signed);
-    this.#log?.info({ kind: row.kind, target: row.target, total: cumulative.toString() }, 'settlement sent');
+    const sent = {
+      kind: row.kind,
+      target: row.target,
+      total: cumulative.toString(),
+      attempt: row.attempts + 1,
+    };
+    if (row.attempts === 0) this.#log?.info(sent, 'settlement sent');
+    // Again: lost on the way, or taken back by a bounce (a closed Proxy contract, a short balance).
+    else this.#log?.warn(sent, 'settlement sent again: the chain does not show the previous attempt');
     confirmed += await this.#confirmUpTo(
       row.kind,
       row.target,

@@ -474,8 +474,14 @@ describe('CocoonClient paying by vouchers through a settling proxy', () => {
 
       // the proxy's outbox charges the signed total (the test worker's payout address is no TON address:
       // its earnings stay unpaid, and the charge goes out regardless)
-      await outbox(net.port, clock, { chargeThreshold: 1n }).tick();
+      const settle = outbox(net.port, clock, { chargeThreshold: 1n });
+      await settle.tick();
       expect((await paying.contract.getState()).chargedTotal).toBe(total);
+      // still inside its bounce window: counted as unconfirmed on /metrics, as in the outbox's summary
+      const metrics = await (await fetch(`${harness.proxy.url}/metrics`)).text();
+      const unconfirmed = Number(/^cocoon_proxy_settlement_unconfirmed (\d+)$/m.exec(metrics)?.[1]);
+      expect(unconfirmed).toBeGreaterThanOrEqual(1);
+      expect(unconfirmed).toBe((await settle.summary()).unconfirmed);
 
       // a client whose contract holds nothing gets no credit
       const broke = sdk(await net.client('client-sdk-broke', 0n));
