@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,6 +79,7 @@ beforeAll(async () => {
     WORKER_STATUS_PORT: String(await freePort()),
     APP_PORT: String(await freePort()),
     TON_RPC_PORT: String(await freePort()),
+    COCOON_KEY_PASSPHRASE: 'a passphrase for the test keys',
   };
   await writeFile(
     join(dir, 'post.txt'),
@@ -184,6 +185,15 @@ describe('npm start, as a process', () => {
     expect(nothingLeft.output).toContain('nothing to withdraw');
 
     await runsTheAppAlone(first.table);
+
+    // With COCOON_KEY_PASSPHRASE set, every account's and the proxy's key is kept encrypted (the restart
+    // below opens them again: the same Proxy contract, whose address follows from the proxy's key).
+    const dataDir = env.COCOON_DATA_DIR as string;
+    const keyFiles = (await readdir(dataDir)).filter((name) => name.endsWith('-key.json'));
+    expect(keyFiles).toContain('proxy-key.json');
+    for (const name of keyFiles.filter((file) => file !== 'app-dev-token-key.json')) {
+      expect(JSON.parse(await readFile(join(dataDir, name), 'utf8')), name).toMatchObject({ v: 2 });
+    }
 
     expect(await stop(first.child)).toBe(0);
     const second = await start();
