@@ -1,6 +1,6 @@
 import { Chacha20Poly1305 } from '@hpke/chacha20poly1305';
-import { CipherSuite, HkdfSha256 } from '@hpke/core';
-import { createHpkeKem } from '#crypto-primitives';
+import { CipherSuite } from '@hpke/core';
+import { createHpkeKdf, createHpkeKem } from '#crypto-primitives';
 import { sha256, toHex } from '../bytes.js';
 import { SealError } from './errors.js';
 
@@ -18,7 +18,7 @@ export const HPKE_SUITE = {
 
 export const hpkeSuite = new CipherSuite({
   kem: createHpkeKem(),
-  kdf: new HkdfSha256(),
+  kdf: createHpkeKdf(),
   aead: new Chacha20Poly1305(),
 });
 

@@ -4,12 +4,13 @@ import {
   createCipheriv,
   createDecipheriv,
   createHash,
+  createHmac,
   createSecretKey,
   type Hash,
   hkdfSync,
   type KeyObject,
 } from 'node:crypto';
-import { DhkemX25519HkdfSha256, type KemInterface } from '@hpke/core';
+import { DhkemX25519HkdfSha256, HkdfSha256, type KdfInterface, type KemInterface } from '@hpke/core';
 import { AES_GCM_TAG_LENGTH, type AeadKey, type Sha256Stream } from './primitives.js';
 
 /** A plain Uint8Array over a Buffer's bytes: Buffer's own slice() shares memory, which callers do not expect. */
@@ -94,3 +95,49 @@ export async function aesGcmDecrypt(
 
 /** X25519 through WebCrypto, which Node implements with OpenSSL: several times faster than pure JS. */
 export const createHpkeKem = (): KemInterface => new DhkemX25519HkdfSha256();
+
+const HASH_SIZE = 32;
+const arrayBuffer = (bytes: Uint8Array): ArrayBuffer =>
+  bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+const bytesOf = (input: ArrayBufferLike | ArrayBufferView): Uint8Array =>
+  ArrayBuffer.isView(input)
+    ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
+    : new Uint8Array(input);
+
+/**
+ * HKDF-SHA256 for the HPKE key schedule with node:crypto's HMAC, called synchronously: @hpke/core's goes
+ * through WebCrypto, two asynchronous calls (import a key, sign) per step and six steps per seal or open.
+ * The labels and the schedule stay @hpke/core's; only RFC 5869's Extract and Expand are replaced.
+ */
+class NodeHkdfSha256 extends HkdfSha256 {
+  override async extract(
+    salt: ArrayBufferLike | ArrayBufferView,
+    ikm: ArrayBufferLike | ArrayBufferView,
+  ): Promise<ArrayBuffer> {
+    const saltBytes = bytesOf(salt);
+    // RFC 5869: an empty salt is HashLen zero bytes; HPKE never passes another length
+    const key = saltBytes.byteLength === 0 ? new Uint8Array(HASH_SIZE) : saltBytes;
+    return arrayBuffer(plain(createHmac('sha256', key).update(bytesOf(ikm)).digest()));
+  }
+
+  override async expand(
+    prk: ArrayBufferLike | ArrayBufferView,
+    info: ArrayBufferLike | ArrayBufferView,
+    len: number,
+  ): Promise<ArrayBuffer> {
+    if (len > 255 * HASH_SIZE) throw new Error('Entropy limit reached');
+    const key = bytesOf(prk);
+    const okm = new Uint8Array(len);
+    let previous: Uint8Array = new Uint8Array(0);
+    for (let i = 1, at = 0; at < len; i++) {
+      previous = plain(
+        createHmac('sha256', key).update(previous).update(bytesOf(info)).update(Uint8Array.of(i)).digest(),
+      );
+      okm.set(previous.subarray(0, Math.min(HASH_SIZE, len - at)), at);
+      at += HASH_SIZE;
+    }
+    return okm.buffer;
+  }
+}
+
+export const createHpkeKdf = (): KdfInterface => new NodeHkdfSha256();

@@ -1,6 +1,6 @@
 // Browser build of the hot primitives (see primitives.ts): WebCrypto where every browser has it (AES-GCM,
 // HKDF), pure JS where not all do (SHA-256 streaming, X25519). Node gets primitives-node.ts.
-import type { KemInterface } from '@hpke/core';
+import { HkdfSha256, type KdfInterface, type KemInterface } from '@hpke/core';
 import { DhkemX25519HkdfSha256 } from '@hpke/dhkem-x25519';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
@@ -82,3 +82,6 @@ export async function aesGcmDecrypt(
 
 /** Pure-JS X25519: WebCrypto's X25519 is missing from the older browsers Telegram's Mini Apps run in. */
 export const createHpkeKem = (): KemInterface => new DhkemX25519HkdfSha256();
+
+/** @hpke/core's HKDF-SHA256 over WebCrypto's HMAC, which every browser has. */
+export const createHpkeKdf = (): KdfInterface => new HkdfSha256();

@@ -15,6 +15,7 @@ import {
   hpkeSuite,
   type WorkerHpkeKeyPair,
 } from '../../src/crypto/hpke.js';
+import { createHpkeKdf } from '../../src/crypto/primitives-node.js';
 
 const hex = z.string().regex(/^([0-9a-f]{2})*$/);
 const Vector = z.object({
@@ -180,6 +181,24 @@ describe('RFC 9180 A.2.1 base mode vector', () => {
       fromHex(vector.info),
     );
     expect(toHex(opened)).toBe(first.pt);
+  });
+});
+
+describe("the HPKE key schedule's HKDF-SHA256 (node:crypto under Node)", () => {
+  it('gives RFC 5869 A.1, and what @noble/hashes gives for other lengths and an empty salt', async () => {
+    const kdf = createHpkeKdf();
+    const ikm = fromHex('0b'.repeat(22));
+    const salt = fromHex('000102030405060708090a0b0c');
+    const info = fromHex('f0f1f2f3f4f5f6f7f8f9');
+    const prk = new Uint8Array(await kdf.extract(salt, ikm));
+    expect(toHex(prk)).toBe('077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5');
+    expect(toHex(new Uint8Array(await kdf.expand(prk, info, 42)))).toBe(
+      '3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865',
+    );
+    for (const length of [0, 1, 31, 32, 33, 64, 100]) {
+      expect(new Uint8Array(await kdf.expand(prk, info, length))).toEqual(expand(sha256, prk, info, length));
+    }
+    expect(new Uint8Array(await kdf.extract(new Uint8Array(0), ikm))).toEqual(extract(sha256, ikm));
   });
 });
 
