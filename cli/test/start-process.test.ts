@@ -139,6 +139,15 @@ describe('npm start, as a process', () => {
     const first = await start();
     expect(row(first.table, 'Root contract')).toMatch(/^Root contract\s+\S+/);
 
+    // A price ceiling below the worker's price: no job runs, and the CLI says why.
+    const capped = await runCocoon(
+      ['summarize', 'post.txt', '--length', 'short'],
+      { cwd: dir, env: { ...env, CLIENT_MAX_PRICE_PER_TOKEN: '1' } },
+      (child) => children.add(child),
+    );
+    expect(capped.code).toBe(1);
+    expect(capped.output).toMatch(/within 1 nanotons per token \(the cheapest asks \d+\)/);
+
     const { code, output } = await cocoon('summarize', 'post.txt', '--length', 'short');
     expect(code, output).toBe(0);
     expect(output).toMatch(/receipt\s+[0-9a-f]{64} ✓ signed by the attested worker/);
