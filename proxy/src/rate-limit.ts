@@ -47,6 +47,14 @@ export class RateLimiter {
   }
 }
 
+/** Some reverse proxies append `address:port` or `[IPv6]:port`: the address alone. */
+function withoutPort(entry: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(entry);
+  if (bracketed) return bracketed[1] as string;
+  const v4 = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(entry);
+  return v4 ? (v4[1] as string) : entry;
+}
+
 /**
  * The network a request counts against, or undefined when it is not limited by address: an IPv4 address, or
  * an IPv6 /64 (one subscriber gets a whole /64, so its single addresses cost an attacker nothing). Behind a
@@ -57,7 +65,7 @@ export class RateLimiter {
 export function requestNetwork(req: IncomingMessage, trustForwardedFor: boolean): string | undefined {
   const forwarded = req.headers['x-forwarded-for'];
   const last = (Array.isArray(forwarded) ? forwarded.join(',') : (forwarded ?? '')).split(',').at(-1)?.trim();
-  const text = trustForwardedFor && last ? last : req.socket.remoteAddress;
+  const text = trustForwardedFor && last ? withoutPort(last) : req.socket.remoteAddress;
   if (text === undefined || !ipaddr.isValid(text)) return trustForwardedFor ? 'unknown' : undefined;
   const address = ipaddr.process(text);
   if (!trustForwardedFor && address.range() === 'loopback') return undefined;

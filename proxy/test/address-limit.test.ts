@@ -31,6 +31,9 @@ describe('requestNetwork', () => {
     expect(requestNetwork(request('127.0.0.1', '10.9.9.9, 198.51.100.2'), true)).toBe('198.51.100.2');
     expect(requestNetwork(request('127.0.0.1'), true)).toBe('127.0.0.1');
     expect(requestNetwork(request('127.0.0.1', 'not-an-address'), true)).toBe('unknown');
+    // with the port some reverse proxies append
+    expect(requestNetwork(request('127.0.0.1', '198.51.100.3:51234'), true)).toBe('198.51.100.3');
+    expect(requestNetwork(request('127.0.0.1', '[2001:db8:9:9::5]:443'), true)).toBe('2001:db8:9:9::/64');
   });
 });
 
