@@ -196,33 +196,32 @@ describe('SettlementOutbox payouts', () => {
       }
     };
 
+    /** The clock moves on by `ms`, then the outbox sends and confirms what it may. */
+    const sendAfter = async (ms: number) => {
+      clock.advance(ms);
+      await outbox.send();
+    };
+
     await outbox.tick();
     expect(attempts()).toBe(1);
     // The chain shows the total, its bounce is still on the way: not confirmed.
-    clock.advance(30_000);
-    await outbox.send();
+    await sendAfter(30_000);
     expect(await row()).toEqual({ status: 'sent', attempts: 1 });
     bounce();
-    clock.advance(29_999);
-    await outbox.send();
+    await sendAfter(29_999);
     expect(attempts()).toBe(1);
-    clock.advance(1);
-    await outbox.send();
+    await sendAfter(1);
     expect(attempts()).toBe(2);
     // Bounced again: the next attempt waits twice as long.
     bounce();
-    clock.advance(60_000);
-    await outbox.send();
+    await sendAfter(60_000);
     expect(attempts()).toBe(2);
-    clock.advance(60_000);
-    await outbox.send();
+    await sendAfter(60_000);
     expect(attempts()).toBe(3);
     // This one stays on the chain: confirmed once the bounce window has passed.
-    clock.advance(119_999);
-    await outbox.send();
+    await sendAfter(119_999);
     expect(await row()).toEqual({ status: 'sent', attempts: 3 });
-    clock.advance(1);
-    await outbox.send();
+    await sendAfter(1);
     expect(await row()).toEqual({ status: 'confirmed', attempts: 3 });
     const [paid] = [...chain.paid].filter(([payoutAddress]) => mine(payoutAddress));
     expect(paid?.[1]).toBe(chain.payouts.find((payout) => mine(payout.payoutAddress))?.signed.total);
