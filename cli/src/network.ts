@@ -147,6 +147,11 @@ export async function startNetwork({
       { host: config.PROXY_HOST, port: ports.proxy ?? config.PROXY_PORT },
     );
     stops.push(() => proxy.close());
+    if (config.PROXY_TLS_CERT_FILE !== undefined || config.PROXY_TLS_KEY_FILE !== undefined)
+      proxyLog.warn(
+        { url: proxy.url },
+        'PROXY_TLS_* are for cocoon-proxy: this proxy serves the roles beside it, over plain HTTP on its own address',
+      );
 
     const worker = await startWorker({
       config: {

@@ -8,6 +8,7 @@ import { Address } from '@ton/core';
 import type { ProxyDb } from './db.js';
 import { startProxyOperator } from './operator.js';
 import { CocoonProxy } from './proxy.js';
+import { TlsSetupError, tlsFilesFrom } from './tls.js';
 
 const config = loadProcessConfigOrExit();
 if (config.ROOT_ADDRESS === undefined) {
@@ -15,6 +16,18 @@ if (config.ROOT_ADDRESS === undefined) {
     'ROOT_ADDRESS is not set: a proxy serves the workers that a Root contract allows (npm start deploys one locally)',
   );
   process.exit(2);
+}
+/** A setup mistake: said in one line, exit code 2 (as for a bad setting). */
+function exitWith(error: unknown): never {
+  if (!(error instanceof TlsSetupError)) throw error;
+  console.error(error.message);
+  process.exit(2);
+}
+let tls: ReturnType<typeof tlsFilesFrom>;
+try {
+  tls = tlsFilesFrom(config.PROXY_TLS_CERT_FILE, config.PROXY_TLS_KEY_FILE);
+} catch (error) {
+  exitWith(error);
 }
 const log = createLogger('proxy', config.LOG_LEVEL);
 // The embedded database is this process's only wasm: its memory matters more here than its peak speed.
@@ -40,8 +53,8 @@ const proxy = await CocoonProxy.start(
     limits: { trustForwardedFor: config.PROXY_TRUST_FORWARDED_FOR },
     log,
   },
-  { host: config.PROXY_HOST, port: config.PROXY_PORT },
-);
+  { host: config.PROXY_HOST, port: config.PROXY_PORT, ...(tls ? { tls } : {}) },
+).catch(exitWith);
 log.info(
   {
     url: proxy.url,

@@ -1,5 +1,6 @@
-// Node-only by nature: an HTTP server and the shared SQL store.
-import { createServer, type Server } from 'node:http';
+// Node-only by nature: an HTTP(S) server and the shared SQL store.
+import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { type Clock, systemClock } from '@cocoon/shared';
 import type { Logger } from '@cocoon/shared/log';
@@ -19,6 +20,7 @@ import type { SettlementChain } from './settlement/port.js';
 import { SettlementSettings } from './settlement/settings.js';
 import { StateAnchor } from './settlement/state-anchor.js';
 import { VoucherBook } from './settlement/vouchers.js';
+import { readTls, reloadTlsOnChange, type TlsFiles } from './tls.js';
 import { WorkerEndpoint } from './worker-endpoint.js';
 
 const ms = z.number().int().positive();
@@ -80,10 +82,17 @@ export interface ProxyOptions {
 
 export const WORKER_PATH = '/v1/worker';
 
+export interface ProxyListen {
+  host: string;
+  port: number;
+  /** Serve HTTPS (and WSS for workers) with these PEM files, reloaded when they change. */
+  tls?: TlsFiles;
+}
+
 /** A running proxy: the client HTTP API and the worker WebSocket on one port. */
 export class CocoonProxy {
   private constructor(
-    readonly server: Server,
+    readonly server: HttpServer | HttpsServer,
     readonly registry: WorkerRegistry,
     readonly router: JobRouter,
     readonly ledger: Ledger,
@@ -96,14 +105,18 @@ export class CocoonProxy {
     /** Records the settlement state hash on the Proxy contract, when the proxy settles on-chain. */
     readonly stateAnchor: StateAnchor | undefined,
     private readonly credit: CreditSource,
+    /** Stops watching the TLS files, when serving HTTPS. */
+    private readonly stopTlsReload: (() => void) | undefined,
   ) {}
 
   /**
    * Migrates the store, checks it against the state hash on the Proxy contract when settling (throws
    * StateRollbackError for a rolled-back database), reads the policy once (fails if it cannot), and listens.
    */
-  static async start(options: ProxyOptions, listen: { host: string; port: number }): Promise<CocoonProxy> {
+  static async start(options: ProxyOptions, listen: ProxyListen): Promise<CocoonProxy> {
     const limits = ProxyLimits.parse(options.limits ?? {});
+    // Before anything else: a certificate that does not load is a mistake to report at once.
+    const tls = listen.tls && (await readTls(listen.tls));
     const clock = options.clock ?? systemClock;
     const { log, store, credit } = options;
     await store.migrate(proxyMigrations);
@@ -197,7 +210,7 @@ export class CocoonProxy {
       ...(vouchers ? { vouchers } : {}),
       ...(log ? { log } : {}),
     });
-    const server = createServer(app);
+    const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, app) : createServer(app);
     const endpoint = new WorkerEndpoint(
       server,
       registry,
@@ -247,7 +260,15 @@ export class CocoonProxy {
     }
     settlement?.start();
     stateAnchor?.start();
-    log?.info({ address: server.address() }, 'proxy listening');
+    const stopTlsReload =
+      listen.tls && reloadTlsOnChange(server as HttpsServer, listen.tls, log?.child({ part: 'tls' }));
+    log?.info(
+      {
+        address: server.address(),
+        ...(tls ? { tls: { validTo: tls.validTo, fingerprint: tls.fingerprint } } : {}),
+      },
+      'proxy listening',
+    );
     return new CocoonProxy(
       server,
       registry,
@@ -260,6 +281,7 @@ export class CocoonProxy {
       settlement,
       stateAnchor,
       credit,
+      stopTlsReload,
     );
   }
 
@@ -267,10 +289,11 @@ export class CocoonProxy {
     return (this.server.address() as AddressInfo).port;
   }
 
-  /** Base URL for clients; workers dial `ws://…/v1/worker` on the same port. */
+  /** Base URL for clients; workers dial `ws://…/v1/worker` (`wss://` over TLS) on the same port. */
   get url(): string {
     const { address, port, family } = this.server.address() as AddressInfo;
-    return `http://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
+    const scheme = this.stopTlsReload === undefined ? 'http' : 'https';
+    return `${scheme}://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
   }
 
   /**
@@ -279,6 +302,7 @@ export class CocoonProxy {
    */
   async close(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
+    this.stopTlsReload?.();
     await this.settlement?.stop();
     await this.stateAnchor?.stop();
     this.policy.stop();

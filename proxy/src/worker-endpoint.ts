@@ -1,4 +1,5 @@
-import type { IncomingMessage, Server } from 'node:http';
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import { ProxyToWorker, WorkerToProxy } from '@cocoon/shared';
 import type { Logger } from '@cocoon/shared/log';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
@@ -28,7 +29,7 @@ export class WorkerEndpoint {
   readonly #server: WebSocketServer;
 
   constructor(
-    httpServer: Server,
+    httpServer: HttpServer | HttpsServer,
     private readonly registry: WorkerRegistry,
     private readonly jobs: JobMessageHandler,
     private readonly options: WorkerEndpointOptions,

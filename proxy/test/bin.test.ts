@@ -17,7 +17,7 @@ describe('the cocoon-proxy bundle', () => {
     await rm(bundleDir, { recursive: true, force: true });
   });
 
-  it('runs main on plain Node with every import resolved, up to its refusal without ROOT_ADDRESS', async () => {
+  it('runs main on plain Node with every import resolved, up to its refusals of missing settings', async () => {
     const { outFile, inputs } = await bundleProxy({ outFile: join(bundleDir, 'cocoon-proxy.mjs') });
     expect(inputs).toContain(join(proxyDir, 'src', 'main.ts'));
     // The package.json "imports" resolved to the Node variants.
@@ -37,13 +37,26 @@ describe('the cocoon-proxy bundle', () => {
 
     const { ROOT_ADDRESS: _root, COCOON_CONFIG: _config, NODE_OPTIONS: _options, ...env } = process.env;
     // cwd: a folder without a cocoon.env for the config to read.
-    const { code, stderr } = await new Promise<{ code: unknown; stderr: string }>((resolve) => {
-      execFile(process.execPath, [outFile], { env, cwd: bundleDir, timeout: 20_000 }, (error, _out, stderr) =>
-        resolve({ code: error === null ? 0 : error.code, stderr }),
-      );
+    const runBundle = (settings: Record<string, string> = {}) =>
+      new Promise<{ code: unknown; stderr: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          [outFile],
+          { env: { ...env, ...settings }, cwd: bundleDir, timeout: 20_000 },
+          (error, _out, stderr) => resolve({ code: error === null ? 0 : error.code, stderr }),
+        );
+      });
+    const noRoot = await runBundle();
+    expect(noRoot.stderr).toContain('ROOT_ADDRESS is not set');
+    expect(noRoot.code).toBe(2);
+
+    // Half a TLS setup is refused before anything is opened.
+    const halfTls = await runBundle({
+      ROOT_ADDRESS: 'EQ-root',
+      PROXY_TLS_CERT_FILE: join(bundleDir, 'cert.pem'),
     });
-    expect(stderr).toContain('ROOT_ADDRESS is not set');
-    expect(code).toBe(2);
+    expect(halfTls.stderr).toContain('PROXY_TLS_CERT_FILE and PROXY_TLS_KEY_FILE go together');
+    expect(halfTls.code).toBe(2);
   });
 });
 

@@ -75,6 +75,11 @@ export const SETTINGS = {
   ),
   PROXY_HOST: setting(z.string().min(1), 'Address the proxy listens on', { default: '127.0.0.1' }),
   PROXY_PORT: setting(port, 'Port of the proxy (client HTTP API and worker WebSocket)', { default: '8480' }),
+  PROXY_TLS_CERT_FILE: setting(
+    z.string().min(1),
+    '`cocoon-proxy`: PEM certificate chain to serve HTTPS and WSS with (with PROXY_TLS_KEY_FILE; reloaded when renewed); unset = plain HTTP',
+  ),
+  PROXY_TLS_KEY_FILE: setting(z.string().min(1), '`cocoon-proxy`: PEM private key of PROXY_TLS_CERT_FILE'),
   PROXY_TRUST_FORWARDED_FOR: setting(
     bool,
     'Behind a reverse proxy (TLS): limit requests per client address from the X-Forwarded-For it appends',

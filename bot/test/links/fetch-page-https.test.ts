@@ -1,48 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeCertificate } from '../../../shared/test/support/certificate.js';
 import type { DestinationPolicy } from '../../src/links/address-policy.js';
 import { fetchPage, type ResolveHost } from '../../src/links/fetch-page.js';
-
-/** A throwaway self-signed certificate for herald.test, made with openssl for this run only. */
-function makeCertificate(): { key: string; cert: string } {
-  const folder = mkdtempSync(join(tmpdir(), 'bot-tls-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=herald.test',
-        '-addext',
-        'subjectAltName=DNS:herald.test',
-        '-keyout',
-        join(folder, 'key.pem'),
-        '-out',
-        join(folder, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    return {
-      key: readFileSync(join(folder, 'key.pem'), 'utf8'),
-      cert: readFileSync(join(folder, 'cert.pem'), 'utf8'),
-    };
-  } finally {
-    rmSync(folder, { recursive: true, force: true });
-  }
-}
 
 let server: https.Server;
 let port: number;
@@ -54,7 +15,7 @@ const policy: DestinationPolicy = {
 };
 
 beforeAll(async () => {
-  const tls = makeCertificate();
+  const tls = makeCertificate('herald.test', 'DNS:herald.test');
   cert = tls.cert;
   server = https.createServer(tls, (_request, response) => {
     response.writeHead(200, { 'content-type': 'text/html' }).end('<p>secure</p>');

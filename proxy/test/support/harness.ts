@@ -5,6 +5,7 @@ import { type CreditSource, fixedAllowance, MemoryCredit } from '../../src/credi
 import { type ProxyDb, proxyMigrations } from '../../src/db.js';
 import { type PolicySource, StaticPolicySource } from '../../src/policy.js';
 import { CocoonProxy, type ProxyOptions } from '../../src/proxy.js';
+import type { TlsFiles } from '../../src/tls.js';
 import { TestClient } from './test-client.js';
 import { TestWorker, type TestWorkerOptions } from './test-worker.js';
 
@@ -38,15 +39,24 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** A real proxy on a random loopback port, with workers and clients that speak the real protocol. */
+/**
+ * A real proxy on a random loopback port, with workers and clients that speak the real protocol; over HTTPS
+ * and WSS with `tls` (its files, and the CA that workers and clients trust for them).
+ */
 export async function startHarness(
   store: Store<ProxyDb>,
-  options: Partial<Omit<ProxyOptions, 'store'>> & { policySource?: PolicySource } = {},
+  {
+    tls,
+    ...options
+  }: Partial<Omit<ProxyOptions, 'store'>> & {
+    policySource?: PolicySource;
+    tls?: { files: TlsFiles; ca: Buffer; fetch: typeof globalThis.fetch };
+  } = {},
 ): Promise<Harness> {
   const credit = options.credit ?? new MemoryCredit(fixedAllowance(10n ** 12n));
   const proxy = await CocoonProxy.start(
     { policySource: new StaticPolicySource(devPolicy()), ...options, credit, store },
-    { host: '127.0.0.1', port: 0 },
+    { host: '127.0.0.1', port: 0, ...(tls ? { tls: tls.files } : {}) },
   );
   const workerUrl = `${proxy.url.replace('http', 'ws')}/v1/worker`;
   const workers: TestWorker[] = [];
@@ -54,11 +64,12 @@ export async function startHarness(
     proxy,
     credit,
     workerUrl,
-    client: () => new TestClient(proxy.url),
+    client: () => new TestClient(proxy.url, undefined, tls?.fetch),
     async worker(workerOptions = {}) {
       const worker = await TestWorker.connect({
         url: workerUrl,
         models: [{ model: MODEL, pricePerToken: 10n }],
+        ...(tls ? { ca: tls.ca } : {}),
         ...workerOptions,
       });
       workers.push(worker);

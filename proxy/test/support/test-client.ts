@@ -33,6 +33,8 @@ export class TestClient {
   constructor(
     readonly baseUrl: string,
     readonly keys: SigningKeyPair = generateSigningKeyPair(),
+    /** Another fetch (one that trusts a test CA, for a proxy serving HTTPS). */
+    private readonly fetch: typeof globalThis.fetch = globalThis.fetch,
   ) {}
 
   get account(): string {
@@ -40,7 +42,7 @@ export class TestClient {
   }
 
   async workers(model: string) {
-    const response = await fetch(`${this.baseUrl}/v1/workers?model=${model}`);
+    const response = await this.fetch(`${this.baseUrl}/v1/workers?model=${model}`);
     return WorkersResponse.parse(await response.json()).workers;
   }
 
@@ -77,7 +79,7 @@ export class TestClient {
       signer.secretKey,
       Math.floor(Date.now() / 1000),
     );
-    return fetch(`${this.baseUrl}/v1/jobs`, {
+    return this.fetch(`${this.baseUrl}/v1/jobs`, {
       method: 'POST',
       headers: { ...headers, 'content-type': 'application/json' },
       body,
@@ -130,7 +132,7 @@ export class TestClient {
       this.keys.secretKey,
       Math.floor(Date.now() / 1000),
     );
-    return fetch(`${this.baseUrl}${path}`, { headers });
+    return this.fetch(`${this.baseUrl}${path}`, { headers });
   }
 }
 

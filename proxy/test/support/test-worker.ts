@@ -33,8 +33,10 @@ import { waitFor } from './wait.js';
 export type Behaviour = 'echo' | 'hold' | 'die' | 'busy' | 'replayed';
 
 export interface TestWorkerOptions {
-  /** ws://host:port/v1/worker */
+  /** ws://host:port/v1/worker (or wss://) */
   url: string;
+  /** The CA to trust for a wss:// URL (a test certificate). */
+  ca?: Buffer;
   models: { model: string; pricePerToken: bigint }[];
   capacity?: number;
   behaviour?: Behaviour;
@@ -97,7 +99,7 @@ export class TestWorker {
   /** Connects and says hello; resolves once welcomed or rejected (check `workerId` / `rejected`). */
   static async connect(options: TestWorkerOptions): Promise<TestWorker> {
     const { hpke, sign, bundle } = await TestWorker.#attest(options);
-    const socket = new WebSocket(options.url);
+    const socket = new WebSocket(options.url, options.ca ? { ca: options.ca } : {});
     const worker = new TestWorker(socket, hpke, sign, options, bundle);
     socket.on('message', (data) => void worker.#onMessage(data.toString()));
     await new Promise<void>((resolve, reject) => {
