@@ -3,17 +3,36 @@
 import { join } from 'node:path';
 import type { Chain } from '@cocoon/contracts';
 import { clientContractFor, type ProxyLink } from '@cocoon/proxy';
-import { type AttestationPolicy, CocoonClient, type Config, toHex } from '@cocoon/shared';
+import {
+  type AttestationPolicy,
+  CocoonClient,
+  type CocoonClientOptions,
+  type Config,
+  systemClock,
+  toHex,
+} from '@cocoon/shared';
+import { FreshCollateral, pccsCollateralFetcher } from '@cocoon/shared/attestation/collateral';
 import { FileVoucherStore } from '@cocoon/shared/client/voucher-file';
 import { keyFileOptions, loadOrCreateKey } from '@cocoon/shared/key-file';
 import type { Logger } from '@cocoon/shared/log';
 import type { Address } from '@ton/core';
 
-/** The clients' price ceiling from CLIENT_MAX_PRICE_PER_TOKEN, as CocoonClient options (none when unset). */
-export const maxPriceOf = (config: Config): { maxPricePerToken?: bigint } =>
-  config.CLIENT_MAX_PRICE_PER_TOKEN === undefined
+/** The CocoonClient options that follow from settings: its price ceiling, and whose collateral it trusts. */
+export const clientSettingsOf = (
+  config: Config,
+  log?: Logger,
+): Pick<CocoonClientOptions, 'maxPricePerToken' | 'freshCollateral'> => ({
+  ...(config.CLIENT_MAX_PRICE_PER_TOKEN === undefined
     ? {}
-    : { maxPricePerToken: config.CLIENT_MAX_PRICE_PER_TOKEN };
+    : { maxPricePerToken: config.CLIENT_MAX_PRICE_PER_TOKEN }),
+  ...(config.CLIENT_COLLATERAL === 'pccs'
+    ? {
+        freshCollateral: new FreshCollateral(pccsCollateralFetcher(config.PCCS_URL), systemClock, {
+          ...(log ? { log } : {}),
+        }),
+      }
+    : {}),
+});
 
 export interface LocalClientOptions {
   name: string;
@@ -48,7 +67,7 @@ export async function localClient(
     proxyUrl: options.proxyUrl,
     clientKey,
     policy: () => options.policy.read(),
-    ...maxPriceOf(config),
+    ...clientSettingsOf(config, options.log),
     vouchers: {
       ...account,
       store: new FileVoucherStore(join(config.COCOON_DATA_DIR, `${name}-vouchers.json`)),

@@ -24,7 +24,7 @@ import {
   withdraw,
 } from './account.js';
 import { type RunningApp, startApp } from './app.js';
-import { maxPriceOf } from './client-account.js';
+import { clientSettingsOf } from './client-account.js';
 import { createGateway } from './gateway.js';
 import { readLocalNetwork } from './local-network.js';
 
@@ -44,7 +44,7 @@ async function connect(
       proxyUrl: local.proxyUrl,
       clientKey,
       policy: local.policy,
-      ...maxPriceOf(config),
+      ...clientSettingsOf(config),
       vouchers: {
         ...local.cliAccount,
         store: new FileVoucherStore(join(config.COCOON_DATA_DIR, `${CLI_ACCOUNT}-vouchers.json`)),
@@ -61,7 +61,8 @@ async function connect(
     proxyUrl: config.PROXY_URL,
     clientKey,
     policy: () => policy.read(),
-    ...maxPriceOf(config),
+    // on stderr: stdout carries the command's answer
+    ...clientSettingsOf(config, createLogger('cocoon', config.LOG_LEVEL, process.stderr)),
   });
   return { client, close: () => chain.close() };
 }

@@ -129,6 +129,11 @@ export const SETTINGS = {
     z.coerce.bigint().positive(),
     'Nanotons per token (of the dearer kind, after multipliers) that clients pay at most; unset = any price',
   ),
+  CLIENT_COLLATERAL: setting(
+    z.enum(['pccs', 'bundle']),
+    "Intel collateral that clients verify TDX workers with: pccs = fetched from PCCS_URL themselves (kept an hour; the bundle's is the logged fallback when it cannot be reached), bundle = the one a worker's bundle carries through the proxy",
+    { default: 'pccs' },
+  ),
   PROXY_CONTRACT: setting(
     z.string().min(1),
     "The proxy's Proxy contract on testnet/mainnet (`cocoon-proxy` logs it): `cocoon app` derives its Client contract from it",
@@ -173,9 +178,13 @@ export const SETTINGS = {
     "Hours a worker's in-memory keys and their attestation stay valid before rotation",
     { default: '6' },
   ),
-  PCCS_URL: setting(url('https'), 'Intel collateral service (PCCS or Intel PCS) for TDX quotes', {
-    default: 'https://api.trustedservices.intel.com',
-  }),
+  PCCS_URL: setting(
+    url('https'),
+    'Intel collateral service (PCCS or Intel PCS) for TDX quotes (workers, and clients under CLIENT_COLLATERAL=pccs)',
+    {
+      default: 'https://api.trustedservices.intel.com',
+    },
+  ),
   PRICE_PER_TOKEN: setting(
     z.coerce.bigint().positive(),
     "Network price per token in nanotons before a model's coefficient (the Root contract's parameter)",

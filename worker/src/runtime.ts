@@ -12,7 +12,8 @@ import {
   Nanotons,
   systemClock,
 } from '@cocoon/shared';
-import { pccsCollateralFetcher, TdxAttestor } from '@cocoon/shared/attestation/tdx';
+import { pccsCollateralFetcher } from '@cocoon/shared/attestation/collateral';
+import { TdxAttestor } from '@cocoon/shared/attestation/tdx';
 import { readJsonFile, writeJsonFile } from '@cocoon/shared/json-file';
 import { Address } from '@ton/core';
 import { z } from 'zod';

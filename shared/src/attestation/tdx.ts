@@ -2,25 +2,17 @@
 // browser import graph (nothing else in attestation/ imports it).
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { getCollateral } from '@phala/dcap-qvl';
 import { equalBytes, toBase64 } from '../bytes.js';
 import { PROTOCOL_VERSION } from '../protocol/primitives.js';
 import type { Attestor } from './attestor.js';
-import { AttestationBundle, collateralFromDcap, type DcapCollateral, type WorkerClaims } from './bundle.js';
+import { AttestationBundle, type WorkerClaims } from './bundle.js';
+import type { CollateralFetcher } from './collateral.js';
 import { AttestationError } from './errors.js';
 import { parseTdxQuote } from './quote.js';
 import { workerReportData } from './reportdata.js';
 
 export const CONFIGFS_TSM_REPORT_ROOT = '/sys/kernel/config/tsm/report';
 const DEFAULT_ENTRY_NAME = 'cocoon-worker';
-
-/** Fetches the Intel collateral for a quote, so the bundle can carry it and clients verify offline. */
-export type CollateralFetcher = (quote: Uint8Array) => Promise<DcapCollateral>;
-
-/** The production fetcher: a PCCS (or Intel PCS) at `pccsUrl`, through dcap-qvl's client. */
-export function pccsCollateralFetcher(pccsUrl: string): CollateralFetcher {
-  return async (quote) => collateralFromDcap(await getCollateral(pccsUrl, quote));
-}
 
 export interface ConfigfsTsmOptions {
   /** Where configfs-tsm report entries live; tests point it at a directory that simulates one. */
@@ -30,7 +22,8 @@ export interface ConfigfsTsmOptions {
 }
 
 export interface TdxAttestorOptions extends ConfigfsTsmOptions {
-  /** Without one, bundles carry no collateral and verifiers must bring their own. */
+  /** Fetches the collateral each bundle carries, so that clients can verify offline; without one,
+   * bundles carry none and verifiers must bring their own. */
   fetchCollateral?: CollateralFetcher;
 }
 

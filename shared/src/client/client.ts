@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { FreshCollateral } from '../attestation/collateral.js';
 import type { AttestationPolicy, VerifiedAttestation } from '../attestation/verify.js';
 import { fromHex, fromUtf8, randomBytes, toHex, utf8 } from '../bytes.js';
 import { type Clock, systemClock, unixSeconds } from '../clock.js';
@@ -56,6 +57,12 @@ export interface CocoonClientOptions {
    * (pricePerToken × its prompt or completion multiplier ÷ 10,000) is not used. Unset: any price.
    */
   maxPricePerToken?: bigint;
+  /**
+   * Verify TDX workers with Intel collateral this client fetches itself (`FreshCollateral`, from a PCCS)
+   * instead of the collateral their bundles carry, which the proxy relays and could keep stale; the
+   * bundle's is the fallback when the service cannot be reached. Unset: the bundle's.
+   */
+  freshCollateral?: FreshCollateral;
   fetch?: typeof fetch;
   clock?: Clock;
   /**
@@ -129,6 +136,7 @@ export class CocoonClient {
       typeof policy === 'function' ? policy : async () => policy,
       options.policyTtlMs ?? DEFAULT_POLICY_TTL_MS,
       this.clock,
+      options.freshCollateral,
     );
     const v = options.vouchers;
     this.vouchers =

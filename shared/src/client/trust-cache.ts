@@ -1,10 +1,12 @@
 import { z } from 'zod';
+import { AttestationBundle } from '../attestation/bundle.js';
+import type { FreshCollateral } from '../attestation/collateral.js';
 import {
   type AttestationPolicy,
   type VerifiedAttestation,
   verifyAttestation,
 } from '../attestation/verify.js';
-import { sha256, toHex, utf8 } from '../bytes.js';
+import { fromBase64, sha256, toHex, utf8 } from '../bytes.js';
 import type { Clock } from '../clock.js';
 import { ModelOffer } from '../protocol/messages.js';
 import { verifyOffers } from '../protocol/worker-statements.js';
@@ -26,7 +28,8 @@ const OfferList = z.array(ModelOffer);
  * The policy a client trusts, read at most every `ttlMs` (on mainnet each read is a get-method call to the
  * Root contract), and the attestations verified under that reading. A bundle's verdict depends only on the
  * bundle, the policy and the time, so within one reading it is reused until the bundle or its collateral
- * expires: a chat then repeats neither the Root read nor the DCAP checks. Refusals are not kept. Verdicts on
+ * expires: a chat then repeats neither the Root read nor the DCAP checks (nor, with `freshCollateral`, the
+ * client's own collateral fetch, which is kept longer still). Refusals are not kept. Verdicts on
  * workers' offer signatures are kept too, refusals included: they depend on nothing else.
  */
 export class TrustCache {
@@ -36,6 +39,8 @@ export class TrustCache {
     private readonly readPolicy: () => Promise<PolicyInput>,
     private readonly ttlMs: number,
     private readonly clock: Clock,
+    /** Collateral fetched by the client, used for TDX bundles instead of theirs when it can be had. */
+    private readonly freshCollateral?: FreshCollateral,
   ) {}
 
   /** Verifies `bundle` against the current policy at the clock's time, or returns its earlier verdict. */
@@ -46,7 +51,13 @@ export class TrustCache {
     const key = toHex(sha256(utf8(JSON.stringify(bundle))));
     const known = reading.verified.get(key);
     if (known !== undefined && nowSeconds <= validUntil(known)) return known;
-    const attestation = await verifyAttestation(bundle as never, policy, nowSeconds);
+    const collateral = await this.collateralFor(bundle);
+    const attestation = await verifyAttestation(
+      bundle as never,
+      policy,
+      nowSeconds,
+      collateral ? { collateral } : {},
+    );
     reading.verified.set(key, attestation);
     return attestation;
   }
@@ -60,6 +71,13 @@ export class TrustCache {
     const verdict = verifyOffers(offers, signature, signPublicKey);
     verdicts.set(key, verdict);
     return verdict;
+  }
+
+  private async collateralFor(bundle: unknown) {
+    if (this.freshCollateral === undefined) return undefined;
+    const parsed = AttestationBundle.safeParse(bundle);
+    if (!parsed.success || parsed.data.kind !== 'tdx') return undefined;
+    return this.freshCollateral.collateralFor(fromBase64(parsed.data.evidence.quote));
   }
 
   private current(): Reading {
