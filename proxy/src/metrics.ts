@@ -14,6 +14,8 @@ export interface MetricsSources {
     paid: bigint;
     unconfirmed: number;
   }>;
+  /** When the certificate the proxy serves expires (Unix seconds), when it serves TLS itself. */
+  tlsNotAfterSeconds?(): number;
 }
 
 const LATENCY_BUCKETS = [
@@ -91,6 +93,17 @@ export class ProxyMetrics {
   constructor(sources: MetricsSources) {
     const { registry } = this;
     collectDefaultMetrics({ register: registry, prefix: 'cocoon_proxy_' });
+    const tlsNotAfter = sources.tlsNotAfterSeconds;
+    if (tlsNotAfter !== undefined) {
+      new Gauge({
+        name: 'cocoon_proxy_tls_certificate_not_after_seconds',
+        help: 'When the TLS certificate the proxy serves expires (Unix time): alert well before it',
+        registers: [registry],
+        collect() {
+          this.set(tlsNotAfter());
+        },
+      });
+    }
     if (sources.settlement !== undefined) {
       const settlement = sources.settlement;
       // A scrape collects every gauge at once: they share one summary query.

@@ -117,6 +117,8 @@ export class CocoonProxy {
     const limits = ProxyLimits.parse(options.limits ?? {});
     // Before anything else: a certificate that does not load is a mistake to report at once.
     const tls = listen.tls && (await readTls(listen.tls));
+    /** The served certificate's expiry, for the metric: a reload replaces it. */
+    let tlsNotAfterSeconds = tls?.notAfterSeconds ?? 0;
     const clock = options.clock ?? systemClock;
     const { log, store, credit } = options;
     await store.migrate(proxyMigrations);
@@ -189,6 +191,7 @@ export class CocoonProxy {
       queueDepths: () => router.queueDepths(),
       policyAgeSeconds: () => policy.ageMs() / 1000,
       ...(outbox ? { settlement: () => outbox.summary() } : {}),
+      ...(tls ? { tlsNotAfterSeconds: () => tlsNotAfterSeconds } : {}),
     });
     router.setMetrics(metrics);
 
@@ -261,7 +264,13 @@ export class CocoonProxy {
     settlement?.start();
     stateAnchor?.start();
     const stopTlsReload =
-      listen.tls && reloadTlsOnChange(server as HttpsServer, listen.tls, log?.child({ part: 'tls' }));
+      listen.tls &&
+      reloadTlsOnChange(server as HttpsServer, listen.tls, {
+        ...(log ? { log: log.child({ part: 'tls' }) } : {}),
+        onReload: (material) => {
+          tlsNotAfterSeconds = material.notAfterSeconds;
+        },
+      });
     log?.info(
       {
         address: server.address(),

@@ -18,6 +18,8 @@ export interface TlsMaterial {
   /** The leaf certificate's end of validity (ISO 8601) and SHA-256 fingerprint, for logs. */
   validTo: string;
   fingerprint: string;
+  /** The same end of validity, in Unix seconds. */
+  notAfterSeconds: number;
 }
 
 export class TlsSetupError extends Error {
@@ -65,11 +67,13 @@ export async function readTls(files: TlsFiles): Promise<TlsMaterial> {
       `${files.keyFile} is not the private key of ${files.certFile}: ${(error as Error).message}`,
     );
   }
+  const notAfter = new Date(leaf.validTo);
   return {
     cert,
     key,
-    validTo: new Date(leaf.validTo).toISOString(),
+    validTo: notAfter.toISOString(),
     fingerprint: leaf.fingerprint256,
+    notAfterSeconds: notAfter.getTime() / 1000,
   };
 }
 
@@ -84,13 +88,14 @@ const RELOAD_CHECK_MS = 60_000;
 export function reloadTlsOnChange(
   server: Server,
   files: TlsFiles,
-  log?: Logger,
-  intervalMs = RELOAD_CHECK_MS,
+  options: { log?: Logger; intervalMs?: number; onReload?(material: TlsMaterial): void } = {},
 ): () => void {
+  const { log, intervalMs = RELOAD_CHECK_MS } = options;
   const reload = () => {
     readTls(files).then(
       (material) => {
         server.setSecureContext({ cert: material.cert, key: material.key });
+        options.onReload?.(material);
         log?.info(
           { validTo: material.validTo, fingerprint: material.fingerprint },
           'TLS certificate reloaded',

@@ -76,6 +76,12 @@ describe('a proxy serving TLS', () => {
     await expect(fetch(`${harness.proxy.url}/healthz`)).rejects.toThrow();
     const trusted = await fetchTrusting(first.cert)(`${harness.proxy.url}/healthz`);
     expect(trusted.status).toBe(200);
+
+    // Operators alert on the certificate's expiry.
+    const notAfter = new Date(new X509Certificate(first.cert).validTo).getTime() / 1000;
+    expect(await harness.proxy.metrics.registry.metrics()).toContain(
+      `cocoon_proxy_tls_certificate_not_after_seconds ${notAfter}`,
+    );
   });
 
   it('refuses to start on a key that is not the certificate’s, or a file it cannot read, and says which', async () => {
@@ -124,6 +130,8 @@ describe('certificate renewal', () => {
     warn: (_fields: unknown, message: string) => warnings.push(message),
   } as unknown as Logger;
   let renewal: TlsFiles;
+  /** The fingerprints of the pairs reloaded (what the proxy's expiry metric follows). */
+  const reloaded: string[] = [];
 
   /** The fingerprint of the certificate a new connection is served (both pairs trusted). */
   const served = () =>
@@ -143,7 +151,11 @@ describe('certificate renewal', () => {
     await writePair(renewal, first);
     server = createServer(await readTls(renewal), (_req, res) => res.end('ok'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    stop = reloadTlsOnChange(server, renewal, log, 20);
+    stop = reloadTlsOnChange(server, renewal, {
+      log,
+      intervalMs: 20,
+      onReload: (material) => reloaded.push(material.fingerprint),
+    });
   });
   afterAll(async () => {
     stop();
@@ -159,5 +171,6 @@ describe('certificate renewal', () => {
     expect(await served()).toBe(fingerprint(first.cert));
     await writePair(renewal, { key: renewed.key });
     await waitFor(async () => (await served()) === fingerprint(renewed.cert), 'the renewed certificate');
+    expect(reloaded).toEqual([fingerprint(renewed.cert)]);
   });
 });
