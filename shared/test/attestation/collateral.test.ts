@@ -8,17 +8,23 @@ import { verifyTdxQuote } from '../../src/attestation/verify.js';
 import { fromHex, toBase64 } from '../../src/bytes.js';
 import { TrustCache } from '../../src/client/trust-cache.js';
 import type { Logger } from '../../src/log.js';
-import { fixtureBytes, fixtureCollateral, TDX_QUOTE_MEASUREMENTS, TDX_QUOTE_VALID_AT } from './fixtures.js';
+import {
+  fixtureBytes,
+  fixtureCollateral,
+  TDX_BUNDLE_MODEL,
+  TDX_QUOTE_MEASUREMENTS,
+  TDX_QUOTE_VALID_AT,
+  tdxBundle,
+} from './fixtures.js';
 
 const quote = fixtureBytes('tdx_quote');
 const collateral = fixtureCollateral('tdx_quote_collateral.json');
 /** Another platform's collateral: it does not verify `quote`. */
 const otherPlatform = fixtureCollateral('tdx_quote_outdated_collateral.json');
-const MODEL = 'ab'.repeat(32);
 const policy = {
   allowDev: false,
   imageHashes: [imageHash(TDX_QUOTE_MEASUREMENTS)],
-  models: [MODEL],
+  models: [TDX_BUNDLE_MODEL],
   acceptedTcbStatuses: ['UpToDate' as const],
 };
 
@@ -121,16 +127,8 @@ describe('FreshCollateral', () => {
 });
 
 describe('a client verifying a TDX worker with collateral it fetched', () => {
-  /** A bundle around the real quote. Its keys are ours, so its REPORTDATA cannot match: the last check. */
-  const bundle = (own?: DcapCollateral) => ({
-    v: 1,
-    kind: 'tdx',
-    hpkePublicKey: '01'.repeat(32),
-    signPublicKey: '02'.repeat(32),
-    models: [MODEL],
-    notAfter: Math.floor(Date.now() / 1000) + 3600,
-    evidence: { quote: toBase64(quote), ...(own ? { collateral: own } : {}) },
-  });
+  const bundle = (own?: DcapCollateral) =>
+    tdxBundle({ evidence: { quote: toBase64(quote), ...(own ? { collateral: own } : {}) } });
   // TTL 0: every verification reads the policy and verifies again (no verdict kept in between).
   const trust = (source?: FreshCollateral) => new TrustCache(async () => policy, 0, clock, source);
   const code = (promise: Promise<unknown>) =>

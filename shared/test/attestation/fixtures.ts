@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { DcapCollateral } from '../../src/attestation/bundle.js';
+import { type AttestationBundle, DcapCollateral } from '../../src/attestation/bundle.js';
+import { toBase64 } from '../../src/bytes.js';
 
 /** Real Intel DCAP vectors from Phala-Network/dcap-qvl; provenance in test/fixtures/tdx/README.md. */
 const fixturePath = (name: string) => new URL(`../fixtures/tdx/${name}`, import.meta.url);
@@ -24,3 +25,26 @@ export const TDX_QUOTE_MEASUREMENTS = {
 };
 export const TDX_QUOTE_REPORT_DATA =
   '9a9d48e7f6799642d3d1b34e1e5e1742d4bb02dd6ddd551862c1211d35c304f9eca3efdbb481601c163cf52493d6e44aed55d51ec39b7e518fadb92c2b523f20';
+
+/** The model the bundles below claim. */
+export const TDX_BUNDLE_MODEL = 'ab'.repeat(32);
+
+/**
+ * A bundle around the real tdx_quote, with its collateral. Its keys are ours, so its REPORTDATA cannot match:
+ * the binding check, the last one, refuses it (see the binding tests).
+ */
+export function tdxBundle(overrides: Partial<AttestationBundle> = {}): AttestationBundle {
+  return {
+    v: 1,
+    kind: 'tdx',
+    hpkePublicKey: '01'.repeat(32),
+    signPublicKey: '02'.repeat(32),
+    models: [TDX_BUNDLE_MODEL],
+    notAfter: Math.floor(Date.now() / 1000) + 3600,
+    evidence: {
+      quote: toBase64(fixtureBytes('tdx_quote')),
+      collateral: fixtureCollateral('tdx_quote_collateral.json'),
+    },
+    ...overrides,
+  } as AttestationBundle;
+}

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { constants, verify as dcapVerify } from '@phala/dcap-qvl';
 import { describe, expect, it } from 'vitest';
-import type { AttestationBundle } from '../../src/attestation/bundle.js';
 import type { AttestationErrorCode } from '../../src/attestation/errors.js';
 import { imageHash } from '../../src/attestation/quote.js';
 import { type TcbStatus, verifyAttestation, verifyTdxQuote } from '../../src/attestation/verify.js';
@@ -10,32 +9,20 @@ import {
   fixtureBytes,
   fixtureCollateral,
   OUTDATED_QUOTE_VALID_AT,
+  TDX_BUNDLE_MODEL,
   TDX_QUOTE_MEASUREMENTS,
   TDX_QUOTE_REPORT_DATA,
   TDX_QUOTE_VALID_AT,
+  tdxBundle,
 } from './fixtures.js';
 
 const quote = fixtureBytes('tdx_quote');
 const collateral = fixtureCollateral('tdx_quote_collateral.json');
 const IMAGE = imageHash(TDX_QUOTE_MEASUREMENTS);
-const MODEL = 'ab'.repeat(32);
+const MODEL = TDX_BUNDLE_MODEL;
 const policy = { allowDev: false, imageHashes: [IMAGE], models: [MODEL] };
 
 const rejection = (code: AttestationErrorCode) => expect.objectContaining({ name: 'AttestationError', code });
-
-/** A bundle around the real quote. Its keys are ours, so its REPORTDATA cannot match: see the binding tests. */
-function tdxBundle(overrides: Partial<AttestationBundle> = {}): AttestationBundle {
-  return {
-    v: 1,
-    kind: 'tdx',
-    hpkePublicKey: '01'.repeat(32),
-    signPublicKey: '02'.repeat(32),
-    models: [MODEL],
-    notAfter: Math.floor(Date.now() / 1000) + 3600,
-    evidence: { quote: toBase64(quote), collateral },
-    ...overrides,
-  } as AttestationBundle;
-}
 
 describe('fixtures', () => {
   it('are the upstream bytes, and dcap-qvl embeds the same Intel root CA', () => {
