@@ -1,6 +1,6 @@
 // Node-only by nature: an HTTP(S) server and the shared SQL store.
 import { createServer, type Server as HttpServer } from 'node:http';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { type Clock, systemClock } from '@cocoon/shared';
 import type { Logger } from '@cocoon/shared/log';
@@ -301,7 +301,7 @@ export class CocoonProxy {
   /** Base URL for clients; workers dial `ws://…/v1/worker` (`wss://` over TLS) on the same port. */
   get url(): string {
     const { address, port, family } = this.server.address() as AddressInfo;
-    const scheme = this.stopTlsReload === undefined ? 'http' : 'https';
+    const scheme = this.server instanceof HttpsServer ? 'https' : 'http';
     return `${scheme}://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
   }
 

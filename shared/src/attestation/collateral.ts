@@ -18,6 +18,8 @@ export function pccsCollateralFetcher(pccsUrl: string): CollateralFetcher {
 const DEFAULT_REFRESH_MS = 60 * 60_000;
 /** After a failed fetch, how long a platform is not asked about again (each verification would wait else). */
 const DEFAULT_RETRY_MS = 60_000;
+/** A fetch still unanswered after this long fails (dcap-qvl's requests have no timeout of their own). */
+const DEFAULT_TIMEOUT_MS = 10_000;
 
 type Entry =
   | { at: number; collateral: Promise<DcapCollateral>; failed?: undefined }
@@ -37,7 +39,7 @@ export class FreshCollateral {
   constructor(
     private readonly fetchCollateral: CollateralFetcher,
     private readonly clock: Clock,
-    private readonly options: { refreshMs?: number; retryMs?: number; log?: Logger } = {},
+    private readonly options: { refreshMs?: number; retryMs?: number; timeoutMs?: number; log?: Logger } = {},
   ) {}
 
   /**
@@ -62,18 +64,27 @@ export class FreshCollateral {
       if (entry.collateral !== undefined && now - entry.at < (this.options.refreshMs ?? DEFAULT_REFRESH_MS))
         return entry.collateral;
     }
-    // Verifications of one platform's workers share one fetch.
-    const collateral = this.fetchCollateral(quote);
+    // Verifications of one platform's workers share one fetch, and its failure is told once.
+    const collateral = this.#fetchWithin(quote, this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     this.#entries.set(platform, { at: now, collateral });
-    try {
-      return await collateral;
-    } catch (error) {
+    collateral.catch((error: unknown) => {
       this.#entries.set(platform, { at: now, failed: error });
       this.options.log?.warn(
         { err: (error as Error).message },
         "fallback: the collateral service cannot be reached; TDX workers are verified with their bundles' collateral",
       );
-      throw error;
-    }
+    });
+    return collateral;
+  }
+
+  #fetchWithin(quote: Uint8Array, timeoutMs: number): Promise<DcapCollateral> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no collateral from the collateral service within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    return Promise.race([this.fetchCollateral(quote), timedOut]).finally(() => clearTimeout(timer));
   }
 }

@@ -35,10 +35,13 @@ const policy = {
 class FakePccs {
   served: DcapCollateral = collateral;
   down = false;
+  /** Takes requests and never answers them. */
+  hanging = false;
   readonly asked: string[] = [];
   readonly server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://pccs');
     this.asked.push(url.pathname);
+    if (this.hanging) return;
     if (this.down) return void res.writeHead(503).end();
     const c = this.served;
     const chain = (value: string) => encodeURIComponent(value);
@@ -78,11 +81,13 @@ beforeAll(async () => {
 afterEach(() => {
   pccs.served = collateral;
   pccs.down = false;
+  pccs.hanging = false;
   pccs.asked.length = 0;
   warnings.length = 0;
   now = TDX_QUOTE_VALID_AT.getTime();
 });
 afterAll(async () => {
+  pccs.server.closeAllConnections(); // the requests left hanging
   await new Promise((resolve) => pccs.server.close(resolve));
 });
 
@@ -123,6 +128,14 @@ describe('FreshCollateral', () => {
     pccs.down = false;
     now += 2_000;
     expect(await source.collateralFor(quote)).toMatchObject(collateral);
+  });
+
+  it('gives up on a PCCS that does not answer', async () => {
+    pccs.hanging = true;
+    const source = new FreshCollateral(pccsCollateralFetcher(pccs.url), clock, { timeoutMs: 200, log });
+    expect(await source.collateralFor(quote)).toBeUndefined();
+    expect(pccs.asked).toHaveLength(1);
+    expect(warnings).toHaveLength(1);
   });
 });
 
