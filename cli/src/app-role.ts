@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BotSettings, type ReadArticle, type RunningTelegramApp, startTelegramApp } from '@cocoon/bot';
 import { ClientContractWatcher, FileCursorStore, topUpCredit } from '@cocoon/contracts';
-import type { CocoonClient, WorkerListing } from '@cocoon/shared';
+import type { CocoonClient, DcapCollateral, WorkerListing } from '@cocoon/shared';
 import { loadOrCreateKey } from '@cocoon/shared/key-file';
 import type { Store } from '@cocoon/shared/store';
 import { Address } from '@ton/core';
@@ -120,5 +120,14 @@ async function proxyListings(client: CocoonClient) {
   const byId = new Map<string, WorkerListing>();
   for (const model of models)
     for (const listing of await client.listings(model.model)) byId.set(listing.workerId, listing);
-  return { models, workers: [...byId.values()] };
+  const workers = [...byId.values()];
+  // The Mini App verifies TDX workers with the collateral the app's client trusts, not only the bundle's.
+  const collateral: Record<string, DcapCollateral> = {};
+  await Promise.all(
+    workers.map(async (worker) => {
+      const fetched = await client.collateralFor(worker.bundle);
+      if (fetched !== undefined) collateral[worker.workerId] = fetched;
+    }),
+  );
+  return { models, workers, collateral };
 }

@@ -1,4 +1,4 @@
-import { AttestationBundle } from '@cocoon/shared/attestation/bundle';
+import { AttestationBundle, type DcapCollateral } from '@cocoon/shared/attestation/bundle';
 import {
   type AttestationPolicy,
   type VerifiedAttestation,
@@ -61,24 +61,46 @@ export interface WorkerCheck {
   workerId: string;
   /** The bundle's kind as it claims, even when it does not verify. */
   kind: 'tdx' | 'dev' | 'unknown';
+  /**
+   * For a TDX worker, whose Intel collateral it was judged by: the one the app fetched itself, or the
+   * bundle's own (which came through the proxy, and may be older).
+   */
+  collateral?: 'app' | 'bundle';
   verdict: Verdict<VerifiedAttestation>;
 }
 
+/**
+ * A worker passes when its attestation verifies against the policy now (with `collateral`, the Intel
+ * collateral the app fetched, when there is one) and its offers are signed by the key it attests.
+ */
 export async function verifyWorker(
   listing: WorkerListing,
   policy: AttestationPolicy,
   nowSeconds: number,
+  collateral?: DcapCollateral,
 ): Promise<WorkerCheck> {
   const parsed = AttestationBundle.safeParse(listing.bundle);
-  const kind = parsed.success ? parsed.data.kind : 'unknown';
+  const kind: WorkerCheck['kind'] = parsed.success ? parsed.data.kind : 'unknown';
+  const check: Omit<WorkerCheck, 'verdict'> = {
+    workerId: listing.workerId,
+    kind,
+    ...(kind === 'tdx'
+      ? { collateral: collateral === undefined ? ('bundle' as const) : ('app' as const) }
+      : {}),
+  };
   try {
-    const attestation = await verifyAttestation(listing.bundle as never, policy, nowSeconds);
+    const attestation = await verifyAttestation(
+      listing.bundle as never,
+      policy,
+      nowSeconds,
+      collateral === undefined ? {} : { collateral },
+    );
     if (!verifyOffers(listing.models, listing.offersSignature, attestation.signPublicKey)) {
       const reason = 'its model offers are not signed by its attested key';
-      return { workerId: listing.workerId, kind, verdict: { ok: false, reason } };
+      return { ...check, verdict: { ok: false, reason } };
     }
-    return { workerId: listing.workerId, kind, verdict: { ok: true, value: attestation } };
+    return { ...check, verdict: { ok: true, value: attestation } };
   } catch (error) {
-    return { workerId: listing.workerId, kind, verdict: { ok: false, reason: reasonOf(error) } };
+    return { ...check, verdict: { ok: false, reason: reasonOf(error) } };
   }
 }

@@ -1,4 +1,5 @@
 import { DevAttestor } from '@cocoon/shared/attestation/dev';
+import { imageHash } from '@cocoon/shared/attestation/quote';
 import { randomBytes, sha256, toBase64, toHex, utf8 } from '@cocoon/shared/bytes';
 import type { HistoryJob } from '@cocoon/shared/protocol/app-api';
 import type { ModelOffer } from '@cocoon/shared/protocol/messages';
@@ -6,6 +7,14 @@ import { signOffers } from '@cocoon/shared/protocol/worker-statements';
 import { type Receipt, receiptToCell, signReceipt } from '@cocoon/shared/receipt';
 import { generateSigningKeyPair } from '@cocoon/shared/signing';
 import { describe, expect, it } from 'vitest';
+import {
+  fixtureBytes,
+  fixtureCollateral,
+  TDX_BUNDLE_MODEL,
+  TDX_QUOTE_MEASUREMENTS,
+  TDX_QUOTE_VALID_AT,
+  tdxBundle,
+} from '../../shared/test/attestation/fixtures.js';
 import { verifyJob, verifyWorker } from '../src/verify.js';
 
 const NOW = 1_790_000_000;
@@ -153,6 +162,38 @@ describe('verifyWorker', () => {
     });
     const otherSigner = await verifyWorker(listing(bundle), POLICY, NOW);
     expect(otherSigner.verdict.ok).toBe(false);
+  });
+
+  it('judges a TDX worker by the collateral the app fetched when there is one, else by its own', async () => {
+    // The real Intel quote around our keys: every hardware check can pass, the REPORTDATA binding cannot.
+    const policy = {
+      ...POLICY,
+      allowDev: false,
+      imageHashes: [imageHash(TDX_QUOTE_MEASUREMENTS)],
+      models: [TDX_BUNDLE_MODEL],
+    };
+    const at = TDX_QUOTE_VALID_AT.getTime() / 1000;
+    const stripped = tdxBundle({ evidence: { quote: toBase64(fixtureBytes('tdx_quote')) } });
+    const own = await verifyWorker(listing(stripped), policy, at);
+    expect(own).toMatchObject({ kind: 'tdx', collateral: 'bundle', verdict: { ok: false } });
+    expect(!own.verdict.ok && own.verdict.reason).toMatch(/no DCAP collateral/);
+
+    const fetched = await verifyWorker(
+      listing(stripped),
+      policy,
+      at,
+      fixtureCollateral('tdx_quote_collateral.json'),
+    );
+    expect(fetched).toMatchObject({ kind: 'tdx', collateral: 'app', verdict: { ok: false } });
+    expect(!fetched.verdict.ok && fetched.verdict.reason).toMatch(/REPORTDATA does not bind/);
+    // Another platform's collateral, given by the app, wins over the bundle's own good one.
+    const overruled = await verifyWorker(
+      listing(tdxBundle()),
+      policy,
+      at,
+      fixtureCollateral('tdx_quote_outdated_collateral.json'),
+    );
+    expect(!overruled.verdict.ok && overruled.verdict.reason).not.toMatch(/REPORTDATA/);
   });
 
   it('names the kind of a bundle it refuses', async () => {

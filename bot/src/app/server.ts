@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   AttestationPolicy,
   type Clock,
+  type DcapCollateral,
   type Logger,
   type ModelListing,
   randomBytes,
@@ -91,6 +92,8 @@ export class ReaderError extends Error {
 export type NetworkSource = () => Promise<{
   workers: WorkerListing[];
   models: z.output<typeof ModelListing>[];
+  /** Collateral the app's client fetched itself, by worker id (see NetworkResponse). */
+  collateral?: Record<string, DcapCollateral>;
 }>;
 
 export interface AppServerOptions {
@@ -382,11 +385,15 @@ export function createAppServer(options: AppServerOptions): express.Express {
   });
 
   api.get('/network', async (_req, res) => {
-    const [{ workers, models }, policy] = await Promise.all([options.network(), options.policy()]);
+    const [{ workers, models, collateral = {} }, policy] = await Promise.all([
+      options.network(),
+      options.policy(),
+    ]);
     send(res, NetworkResponse, {
       workers,
       models,
       policy: AttestationPolicy.parse(policy),
+      collateral,
       fetchedAt: unixSeconds(clock),
     });
   });

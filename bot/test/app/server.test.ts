@@ -13,6 +13,7 @@ import {
 } from '@cocoon/shared/protocol/app-api';
 import { Cell } from '@ton/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { fixtureCollateral } from '../../../shared/test/attestation/fixtures.js';
 import { type AppServerOptions, createAppServer } from '../../src/app/index.js';
 import { BACKENDS, type BotStoreBackend, openBackend } from './backends.js';
 import { createDemo, DEMO_CHANNEL_ID, DEMO_CONTRACT, DEMO_USER, type Demo } from './demo.js';
@@ -283,6 +284,16 @@ describe.each(BACKENDS)('the app API over the bot store in %s', (backendName) =>
       expect(network.workers[0]?.models[0]?.pricePerToken).toBe(1000n);
       expect(network.models[0]?.minPricePerToken).toBe(1000n);
       expect(network.fetchedAt).toBe(NOW);
+      expect(network.collateral).toEqual({});
+    });
+
+    it("passes on the collateral the app's client fetched, for the browser to verify with", async () => {
+      const collateral = fixtureCollateral('tdx_quote_collateral.json');
+      const { base } = await start({
+        network: async () => ({ workers: [], models: [], collateral: { 'worker-tdx-1': collateral } }),
+      });
+      const network = NetworkResponse.parse(await (await call(base, '/api/network')).json());
+      expect(network.collateral).toEqual({ 'worker-tdx-1': collateral });
     });
 
     it('answers unknown API routes and failures with JSON', async () => {

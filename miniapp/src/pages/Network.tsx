@@ -20,9 +20,11 @@ function NetworkView({ network }: { network: NetworkResponse }) {
   useEffect(() => {
     let current = true;
     const now = Math.floor(Date.now() / 1000);
-    Promise.all(network.workers.map((worker) => verifyWorker(worker, network.policy, now))).then(
-      (results) => current && setChecks(new Map(results.map((check) => [check.workerId, check]))),
-    );
+    Promise.all(
+      network.workers.map((worker) =>
+        verifyWorker(worker, network.policy, now, network.collateral[worker.workerId]),
+      ),
+    ).then((results) => current && setChecks(new Map(results.map((check) => [check.workerId, check]))));
     return () => {
       current = false;
     };
@@ -110,6 +112,17 @@ function WorkerCard({
             ))}
             <Row label="Image hash" value={<code>{shortHex(verified.imageHash ?? '')}</code>} />
           </>
+        )}
+        {check?.collateral === undefined ? null : (
+          <Row
+            label="Intel collateral"
+            value={check.collateral === 'app' ? 'fetched by the app' : "the worker's own"}
+            hint={
+              check.collateral === 'app'
+                ? "from Intel's collateral service, not through the proxy"
+                : 'came through the proxy; a newer TCB verdict may exist'
+            }
+          />
         )}
         {verified?.tcbStatus === undefined ? null : (
           <Row

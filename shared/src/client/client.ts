@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { DcapCollateral } from '../attestation/bundle.js';
 import type { FreshCollateral } from '../attestation/collateral.js';
 import type { AttestationPolicy, VerifiedAttestation } from '../attestation/verify.js';
 import { fromHex, fromUtf8, randomBytes, toHex, utf8 } from '../bytes.js';
@@ -148,6 +149,14 @@ export class CocoonClient {
             v.contract,
             v.store ?? new MemoryVoucherStore(),
           );
+  }
+
+  /**
+   * The Intel collateral this client verifies `bundle` with when it fetches its own (`freshCollateral`):
+   * undefined for a dev bundle, without `freshCollateral`, or while the collateral service cannot be reached.
+   */
+  collateralFor(bundle: unknown): Promise<DcapCollateral | undefined> {
+    return this.trust.collateralFor(bundle);
   }
 
   /**

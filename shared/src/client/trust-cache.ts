@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AttestationBundle } from '../attestation/bundle.js';
+import { AttestationBundle, type DcapCollateral } from '../attestation/bundle.js';
 import type { FreshCollateral } from '../attestation/collateral.js';
 import {
   type AttestationPolicy,
@@ -73,7 +73,8 @@ export class TrustCache {
     return verdict;
   }
 
-  private async collateralFor(bundle: unknown) {
+  /** The collateral fetched for `bundle` (a TDX one, with `freshCollateral`), or undefined: its own is used. */
+  async collateralFor(bundle: unknown): Promise<DcapCollateral | undefined> {
     if (this.freshCollateral === undefined) return undefined;
     const parsed = AttestationBundle.safeParse(bundle);
     if (!parsed.success || parsed.data.kind !== 'tdx') return undefined;

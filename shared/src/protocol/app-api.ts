@@ -2,6 +2,7 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { beginCell } from '@ton/core';
 import { z } from 'zod';
+import { DcapCollateral } from '../attestation/bundle.js';
 import { AttestationPolicy } from '../attestation/verify.js';
 import { toBase64, toHex, utf8 } from '../bytes.js';
 import { SignedReceipt } from '../receipt.js';
@@ -327,6 +328,11 @@ export const NetworkResponse = z.object({
   models: z.array(ModelListing),
   /** What the bot's client trusts: the browser verifies each bundle against it. */
   policy: AttestationPolicy,
+  /**
+   * Intel collateral the app's client fetched itself (CLIENT_COLLATERAL=pccs), by worker id, for TDX workers:
+   * the browser verifies with it rather than with the bundle's, which came through the proxy.
+   */
+  collateral: z.record(z.string(), DcapCollateral),
   fetchedAt: UnixSeconds,
 });
 export type NetworkResponse = z.output<typeof NetworkResponse>;

@@ -163,6 +163,13 @@ describe('a client verifying a TDX worker with collateral it fetched', () => {
     expect(await code(trust().verify(bundle(collateral)))).toBe('report_data_mismatch');
   });
 
+  it('tells which collateral it judges a bundle by (what the app passes on to the Mini App)', async () => {
+    expect(await trust(fresh()).collateralFor(bundle(collateral))).toMatchObject(collateral);
+    expect(await trust().collateralFor(bundle(collateral))).toBeUndefined();
+    const dev = { ...bundle(), kind: 'dev', evidence: { devPublicKey: '03'.repeat(32), signature: 'AA==' } };
+    expect(await trust(fresh()).collateralFor(dev)).toBeUndefined();
+  });
+
   it("falls back to the bundle's collateral while the PCCS is down", async () => {
     pccs.down = true;
     expect(await code(trust(fresh()).verify(bundle(collateral)))).toBe('report_data_mismatch');
