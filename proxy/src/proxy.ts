@@ -2,7 +2,7 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { type Clock, systemClock } from '@cocoon/shared';
+import { type Clock, MAX_SEALED_JOB_BYTES, systemClock } from '@cocoon/shared';
 import type { Logger } from '@cocoon/shared/log';
 import type { Store } from '@cocoon/shared/store/index';
 import { z } from 'zod';
@@ -50,11 +50,7 @@ export const ProxyLimits = z.object({
   jobDeadlineMs: ms.default(10 * 60_000),
   receiptGraceMs: ms.default(30_000),
   maxJobLifetimeMs: ms.default(60 * 60_000),
-  maxBodyBytes: z
-    .number()
-    .int()
-    .positive()
-    .default(8 * 1024 * 1024),
+  maxBodyBytes: z.number().int().positive().default(MAX_SEALED_JOB_BYTES),
   maxWorkerMessageBytes: z
     .number()
     .int()

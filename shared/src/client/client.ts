@@ -18,7 +18,7 @@ import {
   type WorkerListing,
   WorkersResponse,
 } from '../protocol/messages.js';
-import { padJson, REQUEST_PADDING_FLOOR } from '../protocol/padding.js';
+import { padJson, REQUEST_PADDING_CEILING, REQUEST_PADDING_FLOOR } from '../protocol/padding.js';
 import { PROTOCOL_VERSION } from '../protocol/primitives.js';
 import { type Receipt, type SignedReceipt, verifyReceipt } from '../receipt.js';
 import { type SigningKeyPair, signingPublicKey } from '../signing.js';
@@ -271,7 +271,7 @@ export class CocoonClient {
     };
     const { sealed, jobKey } = await sealJob(
       header,
-      padJson(body, REQUEST_PADDING_FLOOR),
+      padJson(body, REQUEST_PADDING_FLOOR, REQUEST_PADDING_CEILING),
       candidates.map((c) => fromHex(c.attestation.hpkePublicKey)),
     );
     if (this.vouchers !== undefined && !this.voucherDelivered) await this.sendVoucher();

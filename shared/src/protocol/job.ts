@@ -45,6 +45,9 @@ export const SealedKey = z.object({
 });
 export type SealedKey = z.output<typeof SealedKey>;
 
+/** The largest sealed job (its JSON) a proxy takes by default (`ProxyLimits.maxBodyBytes`). */
+export const MAX_SEALED_JOB_BYTES = 8 * 1024 * 1024;
+
 export const SealedJob = z.object({
   header: JobHeader,
   recipients: z.array(SealedKey).min(1).max(8),

@@ -1,7 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fromUtf8, utf8 } from '../../src/bytes.js';
-import { padJson, padmeLength } from '../../src/protocol/padding.js';
+import { fromUtf8, randomBytes, toHex, utf8 } from '../../src/bytes.js';
+import { generateWorkerKeyPair } from '../../src/crypto/hpke.js';
+import { sealJob } from '../../src/crypto/seal.js';
+import { MAX_SEALED_JOB_BYTES, SealedJob } from '../../src/protocol/job.js';
+import {
+  padJson,
+  padmeLength,
+  REQUEST_PADDING_CEILING,
+  REQUEST_PADDING_FLOOR,
+} from '../../src/protocol/padding.js';
 
 describe('Padmé padding', () => {
   it('pads to at least the floor, at most 12 % beyond it, to a length that pads to itself', () => {
@@ -35,5 +43,35 @@ describe('Padmé padding', () => {
     expect(padded.length).toBe(1024);
     expect(JSON.parse(fromUtf8(padded))).toEqual(JSON.parse(fromUtf8(json)));
     expect(padJson(padded, 1024)).toEqual(padded);
+  });
+
+  it('never pads a request past what a proxy takes, sealed to the most recipients', async () => {
+    // A length whose Padmé step would cross the ceiling stops at it; a longer one is left as it is.
+    const near = REQUEST_PADDING_CEILING - 1000;
+    expect(padmeLength(near)).toBeGreaterThan(REQUEST_PADDING_CEILING);
+    const json = (length: number) => utf8(`"${'a'.repeat(length - 2)}"`);
+    expect(padJson(json(near), REQUEST_PADDING_FLOOR, REQUEST_PADDING_CEILING).length).toBe(
+      REQUEST_PADDING_CEILING,
+    );
+    const over = REQUEST_PADDING_CEILING + 10;
+    expect(padJson(json(over), REQUEST_PADDING_FLOOR, REQUEST_PADDING_CEILING).length).toBe(over);
+
+    const recipients = await Promise.all(Array.from({ length: 8 }, () => generateWorkerKeyPair()));
+    const { sealed } = await sealJob(
+      {
+        v: 1,
+        jobId: toHex(randomBytes(16)),
+        model: 'ab'.repeat(32),
+        client: 'cd'.repeat(32),
+        maxTokens: 131_072,
+        maxCost: 10n ** 18n,
+        expiresAt: 2_000_000_000,
+      },
+      padJson(json(near), REQUEST_PADDING_FLOOR, REQUEST_PADDING_CEILING),
+      recipients.map((pair) => pair.publicKey),
+    );
+    const wire = utf8(JSON.stringify(SealedJob.encode(sealed)));
+    expect(wire.length).toBeLessThanOrEqual(MAX_SEALED_JOB_BYTES);
+    expect(wire.length).toBeGreaterThan(MAX_SEALED_JOB_BYTES - 64 * 1024);
   });
 });
