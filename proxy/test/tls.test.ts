@@ -171,6 +171,8 @@ describe('certificate renewal', () => {
     expect(await served()).toBe(fingerprint(first.cert));
     await writePair(renewal, { key: renewed.key });
     await waitFor(async () => (await served()) === fingerprint(renewed.cert), 'the renewed certificate');
-    expect(reloaded).toEqual([fingerprint(renewed.cert)]);
+    // Every pair that loaded was the renewed one (a poll may catch a file mid-write: that try just fails).
+    expect(reloaded.length).toBeGreaterThan(0);
+    expect(reloaded.every((loaded) => loaded === fingerprint(renewed.cert))).toBe(true);
   });
 });
